@@ -31,17 +31,26 @@ func Load(path string, sets []string) (Config, error) {
 // Decoding is strict: an unknown key, a value of the wrong type or a second document is an
 // error. Every problem is reported, not the first only: the error lists them one per line,
 // each an *Error starting with where the value was given ("FILE:LINE:COL" or "--set K=V");
-// see Problems. When decoding failed the returned Config is the zero value; when only validation
-// failed it is the decoded config.
+// see Problems. When a value failed to decode the returned Config is the zero value (and the error
+// lists the invalid values that did decode too); when only validation failed it is the decoded
+// config.
 func Parse(name string, data []byte, sets []string) (Config, error) {
 	c := Default()
-	d := decoder{name: name, schema: theSchema(), pos: map[string]string{}, anchors: map[string]ast.Node{}}
+	d := decoder{name: name, schema: theSchema(), pos: map[string]string{}, failed: map[string]bool{}, anchors: map[string]ast.Node{}}
 	d.document(&c, data)
 	for _, s := range sets {
 		d.set(&c, s)
 	}
-	if err := d.probs.err(); err != nil {
-		return Config{}, err
+	if len(d.probs) > 0 {
+		// Report the values that do decode but are invalid too, except for keys that failed to
+		// decode (they hold their defaults, which would mislead).
+		for _, e := range Problems(d.locate(c.Validate())) {
+			var ce *Error
+			if errors.As(e, &ce) && !d.failed[ce.Path] {
+				d.probs = append(d.probs, e)
+			}
+		}
+		return Config{}, d.probs.err()
 	}
 	if err := c.Validate(); err != nil {
 		return c, d.locate(err)
@@ -55,6 +64,7 @@ type decoder struct {
 	schema  *schema
 	probs   problems
 	pos     map[string]string // field path -> where its value was given
+	failed  map[string]bool   // field paths whose value did not decode
 	anchors map[string]ast.Node
 }
 
@@ -188,6 +198,7 @@ func (d *decoder) section(cfg reflect.Value, sec *section, n ast.Node) {
 		where := d.at(val.GetToken())
 		if msg := decodeNode(cfg.FieldByIndex(f.index), f, val); msg != "" {
 			d.probs.add(where, f.path, ErrType, "%s", msg)
+			d.failed[f.path] = true
 			continue
 		}
 		d.pos[f.path] = where

@@ -36,6 +36,7 @@ func (d *decoder) set(c *Config, s string) {
 	}
 	if msg := decodeString(reflect.ValueOf(c).Elem().FieldByIndex(f.index), f, val); msg != "" {
 		d.probs.add(where, f.path, ErrType, "%s", msg)
+		d.failed[f.path] = true
 		return
 	}
 	d.pos[f.path] = where
