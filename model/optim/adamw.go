@@ -119,7 +119,7 @@ func (o *AdamW) consts(step int, lr, wd float64) adamwConsts {
 
 // adamwConsts is the layout the assembly kernel reads: keep in sync.
 type adamwConsts struct {
-	beta1, oneMB1, beta2, oneMB2 float32
+	beta1, oneMB1, beta2, oneMB2  float32
 	decay, bc2Sqrt, eps, stepSize float32
 }
 
