@@ -1,0 +1,149 @@
+package gemm
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+)
+
+// benchShape is one multiply the models run: C(m×n) = op(A)(m×k)·op(B)(k×n).
+type benchShape struct {
+	name    string
+	tA, tB  bool
+	m, n, k int
+	beta    float32
+}
+
+// modelShapes are the multiplies of the nanoGPT "baby" config (B*T = 768,
+// C = 128) and of the 64→256→10 MLP with batch 256. Linear layers store W
+// as (out,in) and compute out = in·Wᵀ.
+var modelShapes = []benchShape{
+	// Linear forward out(768×N) = in(768×K)·Wᵀ.
+	{"fwd_qkv", false, true, 768, 384, 128, 0},
+	{"fwd_proj", false, true, 768, 128, 128, 0},
+	{"fwd_fc", false, true, 768, 512, 128, 0},
+	{"fwd_mlpproj", false, true, 768, 128, 512, 0},
+	{"fwd_head", false, true, 768, 65, 128, 0},
+	// Linear backward dIn(768×K) = dOut(768×N)·W(N×K).
+	{"bwd_in_qkv", false, false, 768, 128, 384, 0},
+	{"bwd_in_fc", false, false, 768, 128, 512, 0},
+	{"bwd_in_mlpproj", false, false, 768, 512, 128, 0},
+	{"bwd_in_head", false, false, 768, 128, 65, 0},
+	// Linear backward dW(N×K) += dOutᵀ(N×768)·in(768×K).
+	{"bwd_w_qkv", true, false, 384, 128, 768, 1},
+	{"bwd_w_fc", true, false, 512, 128, 768, 1},
+	{"bwd_w_mlpproj", true, false, 128, 512, 768, 1},
+	{"bwd_w_head", true, false, 65, 128, 768, 1},
+	// Attention per (batch, head): T = 64, head size 32.
+	{"att_qk", false, true, 64, 64, 32, 0},
+	{"att_v", false, false, 64, 32, 64, 0},
+	{"att_bwd_datt", false, true, 64, 64, 32, 0},
+	{"att_bwd_dv", true, false, 64, 32, 64, 0},
+	{"att_bwd_dq", false, false, 64, 32, 64, 0},
+	{"att_bwd_dk", true, false, 64, 32, 64, 0},
+	// MLP 64→256→10, batch 256.
+	{"mlp_fwd1", false, true, 256, 256, 64, 0},
+	{"mlp_fwd2", false, true, 256, 10, 256, 0},
+	{"mlp_bwd_w1", true, false, 256, 64, 256, 1},
+	{"mlp_bwd_in2", false, false, 256, 256, 10, 0},
+}
+
+func (s benchShape) String() string {
+	t := func(x bool) string {
+		if x {
+			return "T"
+		}
+		return "N"
+	}
+	return fmt.Sprintf("%s_%dx%dx%d_%s%s", s.name, s.m, s.n, s.k, t(s.tA), t(s.tB))
+}
+
+// operands returns random A, B and C of the shape's sizes with tight strides.
+func (s benchShape) operands(rng *rand.Rand) (a []float32, lda int, b []float32, ldb int, c []float32) {
+	lda, ldb = s.k, s.n
+	if s.tA {
+		lda = s.m
+	}
+	if s.tB {
+		ldb = s.k
+	}
+	a = randSlice(rng, s.m*s.k)
+	b = randSlice(rng, s.k*s.n)
+	c = randSlice(rng, s.m*s.n)
+	return a, lda, b, ldb, c
+}
+
+func randSlice(rng *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = rng.Float32()*2 - 1
+	}
+	return x
+}
+
+func reportGFLOPs(b *testing.B, s benchShape) {
+	flops := 2 * float64(s.m) * float64(s.n) * float64(s.k) * float64(b.N)
+	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// BenchmarkSgemm measures Sgemm at the model's shapes with SetThreads(0), so
+// `-cpu 1,2` gives the one- and two-thread figures.
+func BenchmarkSgemm(b *testing.B) {
+	for _, s := range modelShapes {
+		b.Run(s.String(), func(b *testing.B) {
+			SetThreads(0)
+			defer SetThreads(0)
+			a, lda, bb, ldb, c := s.operands(rand.New(rand.NewPCG(1, 2)))
+			b.ReportAllocs()
+			for b.Loop() {
+				Sgemm(s.tA, s.tB, s.m, s.n, s.k, 1, a, lda, bb, ldb, s.beta, c, s.n)
+			}
+			reportGFLOPs(b, s)
+		})
+	}
+}
+
+// BenchmarkReference measures the plain triple loop at the model's shapes.
+func BenchmarkReference(b *testing.B) {
+	for _, s := range modelShapes {
+		b.Run(s.String(), func(b *testing.B) {
+			a, lda, bb, ldb, c := s.operands(rand.New(rand.NewPCG(1, 2)))
+			for b.Loop() {
+				Reference(s.tA, s.tB, s.m, s.n, s.k, 1, a, lda, bb, ldb, s.beta, c, s.n)
+			}
+			reportGFLOPs(b, s)
+		})
+	}
+}
+
+// BenchmarkGonum measures gonum's pure-Go blas32.Gemm at the model's shapes
+// (it uses GOMAXPROCS goroutines on large shapes).
+func BenchmarkGonum(b *testing.B) {
+	for _, s := range modelShapes {
+		b.Run(s.String(), func(b *testing.B) {
+			a, lda, bb, ldb, c := s.operands(rand.New(rand.NewPCG(1, 2)))
+			tr := func(x bool) blas.Transpose {
+				if x {
+					return blas.Trans
+				}
+				return blas.NoTrans
+			}
+			ga := blas32.General{Rows: s.m, Cols: s.k, Stride: lda, Data: a}
+			if s.tA {
+				ga.Rows, ga.Cols = s.k, s.m
+			}
+			gb := blas32.General{Rows: s.k, Cols: s.n, Stride: ldb, Data: bb}
+			if s.tB {
+				gb.Rows, gb.Cols = s.n, s.k
+			}
+			gc := blas32.General{Rows: s.m, Cols: s.n, Stride: s.n, Data: c}
+			for b.Loop() {
+				blas32.Gemm(tr(s.tA), tr(s.tB), 1, ga, gb, s.beta, gc)
+			}
+			reportGFLOPs(b, s)
+		})
+	}
+}

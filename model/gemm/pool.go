@@ -1,0 +1,131 @@
+package gemm
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// freeList keeps values for reuse without ever dropping them (unlike
+// sync.Pool, which empties at each GC and would make the next call fault in
+// fresh pages). The single slot makes the common get/put one atomic swap.
+type freeList[T any] struct {
+	one  atomic.Pointer[T]
+	mu   sync.Mutex
+	more []*T
+}
+
+func (f *freeList[T]) get() *T {
+	if x := f.one.Swap(nil); x != nil {
+		return x
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n := len(f.more); n > 0 {
+		x := f.more[n-1]
+		f.more = f.more[:n-1]
+		return x
+	}
+	return new(T)
+}
+
+func (f *freeList[T]) put(x *T) {
+	if f.one.CompareAndSwap(nil, x) {
+		return
+	}
+	f.mu.Lock()
+	f.more = append(f.more, x)
+	f.mu.Unlock()
+}
+
+// job is one threaded Sgemm call: C is cut into parts (row or column ranges
+// on tile boundaries) that the caller and its helpers claim one by one.
+type job struct {
+	kn    *kernel
+	p     problem
+	cols  bool // parts are column ranges (else row ranges)
+	size  int  // rows or columns per part
+	parts int
+	next  atomic.Int64 // the next part to claim
+	wg    sync.WaitGroup
+}
+
+var jobs freeList[job]
+
+// worker is a helper goroutine with its own packing buffers. Workers are
+// started on first need and live for the rest of the process.
+type worker struct {
+	jobs chan *job
+	x    ctx
+}
+
+// pool holds the idle workers.
+var pool struct {
+	mu   sync.Mutex
+	idle []*worker
+}
+
+func (w *worker) loop() {
+	for j := range w.jobs {
+		j.work(&w.x)
+		pool.mu.Lock()
+		pool.idle = append(pool.idle, w)
+		pool.mu.Unlock()
+		j.wg.Done() // j may be reused from here on
+	}
+}
+
+// work claims parts of j until none is left.
+func (j *job) work(x *ctx) {
+	for {
+		q := int(j.next.Add(1)) - 1
+		if q >= j.parts {
+			return
+		}
+		lo := q * j.size
+		if j.cols {
+			x.block(j.kn, &j.p, 0, j.p.m, lo, min(lo+j.size, j.p.n))
+		} else {
+			x.block(j.kn, &j.p, lo, min(lo+j.size, j.p.m), 0, j.p.n)
+		}
+	}
+}
+
+// parallel runs p on the calling goroutine and up to t-1 helpers. C is cut
+// along its longer side, so the part of the packing each goroutine repeats
+// (op(B) when cutting rows, op(A) when cutting columns) is the smaller one.
+func parallel(kn *kernel, p *problem, t int) {
+	j := jobs.get()
+	j.kn, j.p = kn, *p
+	j.cols = p.n > p.m
+	total, unit := p.m, kn.mr
+	if j.cols {
+		total, unit = p.n, kn.nr
+	}
+	units := (total + unit - 1) / unit
+	parts := min(t, units)
+	j.size = (units + parts - 1) / parts * unit
+	j.parts = (total + j.size - 1) / j.size
+	j.next.Store(0)
+
+	pool.mu.Lock()
+	for range j.parts - 1 {
+		var w *worker
+		if n := len(pool.idle); n > 0 {
+			w = pool.idle[n-1]
+			pool.idle = pool.idle[:n-1]
+		} else {
+			w = &worker{jobs: make(chan *job, 1)}
+			go w.loop()
+		}
+		j.wg.Add(1)
+		w.jobs <- j // never blocks: an idle worker's channel is empty
+	}
+	pool.mu.Unlock()
+
+	x := getCtx()
+	j.work(x)
+	putCtx(x)
+	j.wg.Wait()
+	j.kn, j.p = nil, problem{}
+	jobs.put(j)
+}
