@@ -8,4 +8,7 @@ func addCommands(root *cobra.Command) {
 	root.AddCommand(bench)
 	root.AddCommand(newVersionCmd())
 	root.AddCommand(newConfCmd())
+	root.AddCommand(newTrainCmd())
+	root.AddCommand(newEvalCmd())
+	root.AddCommand(newGenerateCmd())
 }

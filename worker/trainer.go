@@ -1,0 +1,253 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/craftml/craft/dataset"
+	"github.com/craftml/craft/model"
+	"github.com/craftml/craft/model/optim"
+)
+
+// Reducer sums a buffer element-wise across every rank of the current ring,
+// in place. call numbers the calls of one run: every rank makes the same
+// calls in the same order, so the number fences one call from the next.
+// AllReduce blocks until the sum is in buf or ctx ends. It is called from one
+// goroutine at a time.
+type Reducer interface {
+	AllReduce(ctx context.Context, call uint64, buf []float32) error
+}
+
+// Local is the Reducer of a run with a single rank: the sum is the buffer.
+type Local struct{}
+
+// AllReduce returns at once: with one rank, buf already holds the sum.
+func (Local) AllReduce(context.Context, uint64, []float32) error { return nil }
+
+// Config is the training loop's configuration.
+type Config struct {
+	Rank, Ranks     int            // this replica's place in the ring, and the ring's size
+	GlobalBatch     int            // samples per step, over all ranks
+	MicroBatch      int            // rows per forward pass (gradient accumulation splits a share into these)
+	Steps           int            // total optimizer steps of the run
+	Schedule        optim.Schedule // learning rate per step
+	GradClip        float64        // max global gradient norm; 0 = no clipping
+	EvalEvery       int            // steps between evaluations; 0 = only at the end
+	EvalBatches     int            // global batches per periodic evaluation
+	CheckpointEvery int            // steps between checkpoints; 0 = only at the end
+	Seed            uint64         // the run's seed (dropout masks derive from it)
+}
+
+// Validate reports the first field that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.Ranks < 1 || c.Rank < 0 || c.Rank >= c.Ranks:
+		return fmt.Errorf("worker: rank %d of %d ranks", c.Rank, c.Ranks)
+	case c.GlobalBatch < c.Ranks:
+		return fmt.Errorf("worker: global batch %d smaller than %d ranks", c.GlobalBatch, c.Ranks)
+	case c.MicroBatch < 1:
+		return fmt.Errorf("worker: micro batch %d must be positive", c.MicroBatch)
+	case c.Steps < 0:
+		return fmt.Errorf("worker: steps %d must not be negative", c.Steps)
+	case c.EvalEvery < 0 || c.EvalBatches < 0 || c.CheckpointEvery < 0:
+		return errors.New("worker: eval_every, eval_batches and checkpoint every must not be negative")
+	}
+	return nil
+}
+
+// StepStats describes one completed optimizer step, identical on every rank.
+type StepStats struct {
+	Step     int           // the step just completed, 1-based
+	Loss     float64       // mean loss over the global batch
+	LR       float64       // learning rate applied
+	GradNorm float64       // global gradient norm before clipping
+	Tokens   int           // loss targets in the global batch
+	Samples  int           // samples in the global batch
+	Compute  time.Duration // forward and backward on this rank
+	Reduce   time.Duration // waiting on the all-reduce
+	Update   time.Duration // clipping and the optimizer
+}
+
+// Trainer runs training steps on one replica. It is not safe for concurrent
+// use.
+type Trainer struct {
+	cfg     Config
+	model   model.Model
+	opt     optim.Optimizer
+	src     dataset.Source
+	red     Reducer
+	sampler *dataset.Sampler
+
+	state State    // step, history: what a checkpoint restores
+	meta  Snapshot // the configuration stamped on snapshots
+	call  uint64
+
+	global []int       // the step's global batch of sample indices
+	batch  model.Batch // one micro-batch; its slices are views of full
+	full   model.Batch // the micro-batch buffers at their full size
+	pred   []int32     // predictions of one micro-batch
+	stats  [4]float32  // reduced beside the gradient: loss sum, count, correct, total
+	x, y   []int32     // one sample
+	feats  []float32   // one sample's features
+	evalIx []int       // the validation samples a periodic evaluation uses
+}
+
+// NewTrainer makes a trainer for model m, optimizer opt and source src,
+// summing gradients through red (Local{} for one rank).
+func NewTrainer(cfg Config, m model.Model, opt optim.Optimizer, src dataset.Source, red Reducer) (*Trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if src.Len(dataset.Train) == 0 {
+		return nil, errors.New("worker: the dataset has no training samples")
+	}
+	w := src.Width()
+	t := &Trainer{
+		cfg: cfg, model: m, opt: opt, src: src, red: red,
+		sampler: dataset.NewSampler(cfg.Seed, src.Len(dataset.Train), cfg.GlobalBatch),
+		global:  make([]int, cfg.GlobalBatch),
+		x:       make([]int32, w),
+		y:       make([]int32, w),
+	}
+	b := &t.full
+	mb := cfg.MicroBatch
+	b.Seeds = make([]uint64, mb)
+	if src.Task() == dataset.LM {
+		b.T = w
+		b.Tokens = make([]int32, mb*w)
+		b.Targets = make([]int32, mb*w)
+		t.pred = make([]int32, mb*w)
+	} else {
+		b.T = 1
+		b.Features = make([]float32, mb*w)
+		b.Targets = make([]int32, mb)
+		t.pred = make([]int32, mb)
+		t.feats = make([]float32, w)
+	}
+	t.batch = t.full
+	t.evalIx = evalIndices(cfg.Seed, src.Len(dataset.Val), cfg.EvalBatches*cfg.GlobalBatch)
+	return t, nil
+}
+
+// Step returns the number of optimizer steps completed so far.
+func (t *Trainer) Step() int { return t.state.Step }
+
+// State returns the trainer's restorable state.
+func (t *Trainer) State() State { return t.state.clone() }
+
+// SetRing moves the trainer to another ring (a new membership generation):
+// its rank, the ring size and the reducer that sums over it. The global
+// batch does not change; only this rank's share of it does.
+func (t *Trainer) SetRing(rank, ranks int, red Reducer) error {
+	c := t.cfg
+	c.Rank, c.Ranks = rank, ranks
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	t.cfg, t.red = c, red
+	return nil
+}
+
+// TrainStep runs one optimizer step: this rank's share of the global batch,
+// the all-reduce, clipping and the update.
+func (t *Trainer) TrainStep(ctx context.Context) (StepStats, error) {
+	step := t.state.Step
+	a := t.model.Arena()
+	start := time.Now()
+	t.sampler.Batch(step, t.global)
+	off, n := dataset.Share(t.cfg.GlobalBatch, t.cfg.Ranks, t.cfg.Rank)
+	a.ZeroGrad()
+	var lossSum float64
+	var count int
+	for lo := 0; lo < n; lo += t.cfg.MicroBatch {
+		rows := min(t.cfg.MicroBatch, n-lo)
+		t.fill(dataset.Train, t.global[off+lo:off+lo+rows], step, off+lo)
+		ls, c := t.model.Forward(&t.batch, true)
+		t.model.Backward(1)
+		lossSum += ls
+		count += c
+	}
+	compute := time.Since(start)
+
+	start = time.Now()
+	t.stats = [4]float32{float32(lossSum), float32(count)}
+	if err := t.reduce(ctx, a.Grads); err != nil {
+		return StepStats{}, err
+	}
+	if err := t.reduce(ctx, t.stats[:2]); err != nil {
+		return StepStats{}, err
+	}
+	reduce := time.Since(start)
+
+	start = time.Now()
+	total := int(t.stats[1])
+	if total == 0 {
+		return StepStats{}, fmt.Errorf("worker: step %d has no loss targets in its global batch", step+1)
+	}
+	optim.Scale(a.Grads, 1/float32(total))
+	norm := optim.ClipGlobalNorm(a.Grads, t.cfg.GradClip)
+	lr := t.cfg.Schedule.LR(step)
+	t.opt.Step(step+1, lr, a.Params, a.Grads)
+	t.state.Step++
+	loss := float64(t.stats[0]) / float64(total)
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return StepStats{}, fmt.Errorf("worker: loss is %v at step %d (lower train.learning_rate?)", loss, step+1)
+	}
+	t.state.LastLoss = loss
+	return StepStats{
+		Step: t.state.Step, Loss: loss, LR: lr, GradNorm: norm,
+		Tokens: total, Samples: t.cfg.GlobalBatch,
+		Compute: compute, Reduce: reduce, Update: time.Since(start),
+	}, nil
+}
+
+func (t *Trainer) reduce(ctx context.Context, buf []float32) error {
+	t.call++
+	if err := t.red.AllReduce(ctx, t.call, buf); err != nil {
+		return fmt.Errorf("all-reduce at step %d: %w", t.state.Step+1, err)
+	}
+	return nil
+}
+
+// fill loads samples idx of split into the micro-batch. pos is the position
+// of idx[0] in the step's global batch: dropout seeds derive from (seed,
+// step, position), so they do not depend on how ranks share the batch.
+func (t *Trainer) fill(split dataset.Split, idx []int, step, pos int) {
+	b, f := &t.batch, &t.full
+	n := len(idx)
+	b.B = n
+	b.Seeds = f.Seeds[:n]
+	b.Targets = f.Targets[:n*b.T]
+	if f.Tokens != nil {
+		b.Tokens = f.Tokens[:n*b.T]
+	} else {
+		b.Features = f.Features[:n*t.src.Width()]
+	}
+	w := t.src.Width()
+	for r, i := range idx {
+		b.Seeds[r] = mix(t.cfg.Seed, uint64(step), uint64(pos+r))
+		if t.src.Task() == dataset.LM {
+			t.src.Sample(split, i, b.Tokens[r*w:(r+1)*w], b.Targets[r*w:(r+1)*w], nil)
+			continue
+		}
+		t.src.Sample(split, i, t.x, t.y, b.Features[r*w:(r+1)*w])
+		b.Targets[r] = t.y[0]
+	}
+}
+
+// mix hashes its arguments into one seed (SplitMix64 steps).
+func mix(vs ...uint64) uint64 {
+	var h uint64 = 0x9e3779b97f4a7c15
+	for _, v := range vs {
+		h ^= v + 0x9e3779b97f4a7c15 + (h << 6) + (h >> 2)
+		h ^= h >> 30
+		h *= 0xbf58476d1ce4e5b9
+		h ^= h >> 27
+		h *= 0x94d049bb133111eb
+		h ^= h >> 31
+	}
+	return h
+}
