@@ -1,0 +1,52 @@
+package model
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// BenchmarkGPTStep times one training step (ZeroGrad, Forward, Backward) of
+// nanoGPT's baby Shakespeare config: batch 12 of 64 tokens.
+func BenchmarkGPTStep(b *testing.B) {
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
+			SetThreads(threads)
+			defer SetThreads(1)
+			cfg := DefaultGPTConfig()
+			g, err := NewGPT(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			batch := randomBatch(rand.New(rand.NewPCG(1, 2)), cfg.MaxBatch, cfg.BlockSize, cfg.VocabSize, false)
+			a := g.Arena()
+			step := func() {
+				a.ZeroGrad()
+				_, n := g.Forward(batch, true)
+				g.Backward(1 / float32(n))
+			}
+			step()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				step()
+			}
+			tokens := float64(cfg.MaxBatch * cfg.BlockSize)
+			sec := b.Elapsed().Seconds() / float64(b.N)
+			b.ReportMetric(tokens/sec, "tokens/s")
+			b.ReportMetric(sec*1e3, "ms/step")
+			b.ReportMetric(FLOPsPerToken(cfg)*tokens/sec/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// BenchmarkGPTForward times the forward pass alone.
+func BenchmarkGPTForward(b *testing.B) {
+	cfg := DefaultGPTConfig()
+	g, _ := NewGPT(cfg)
+	batch := randomBatch(rand.New(rand.NewPCG(1, 2)), cfg.MaxBatch, cfg.BlockSize, cfg.VocabSize, false)
+	b.ReportAllocs()
+	for b.Loop() {
+		g.Forward(batch, true)
+	}
+}

@@ -1,0 +1,228 @@
+package model
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestEncoderGrad(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const B, T, C, V = 2, 3, 4, 5
+	wte, wpe := randSlice(rng, V*C, 1), randSlice(rng, T*C, 1)
+	tokens := []int32{0, 4, 4, 1, 2, 0}
+	R := randSlice(rng, B*T*C, 1)
+	out := make([]float32, B*T*C)
+	loss := func() float64 {
+		encoderForward(out, tokens, wte, wpe, B, T, C)
+		return dot64(out, R)
+	}
+	dwte, dwpe := make([]float32, V*C), make([]float32, T*C)
+	var k kern
+	k.encoderBackward(dwte, dwpe, R, tokens, B, T, C)
+	checkGrad(t, "encoder wte", wte, dwte, loss, 1e-3, 1e-3)
+	checkGrad(t, "encoder wpe", wpe, dwpe, loss, 1e-3, 1e-3)
+}
+
+func TestLinearGrad(t *testing.T) {
+	for _, bias := range []bool{true, false} {
+		t.Run(fmt.Sprintf("bias=%v", bias), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(3, 4))
+			const N, C, OC = 5, 7, 3
+			in, w := randSlice(rng, N*C, 1), randSlice(rng, OC*C, 1)
+			var b, db []float32
+			if bias {
+				b, db = randSlice(rng, OC, 1), make([]float32, OC)
+			}
+			R := randSlice(rng, N*OC, 1)
+			out := make([]float32, N*OC)
+			loss := func() float64 {
+				linearForward(out, in, w, b, N, C, OC)
+				return dot64(out, R)
+			}
+			din, dw := make([]float32, N*C), make([]float32, OC*C)
+			var k kern
+			k.linearBackward(din, dw, db, R, in, w, N, C, OC)
+			checkGrad(t, "linear in", in, din, loss, 1e-3, 1e-3)
+			checkGrad(t, "linear w", w, dw, loss, 1e-3, 1e-3)
+			if bias {
+				checkGrad(t, "linear bias", b, db, loss, 1e-3, 1e-3)
+			}
+		})
+	}
+}
+
+func TestLayerNormGrad(t *testing.T) {
+	for _, bias := range []bool{true, false} {
+		t.Run(fmt.Sprintf("bias=%v", bias), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(5, 6))
+			const N, C = 4, 6
+			in, w := randSlice(rng, N*C, 1), randSlice(rng, C, 1)
+			var b, db []float32
+			if bias {
+				b, db = randSlice(rng, C, 1), make([]float32, C)
+			}
+			R := randSlice(rng, N*C, 1)
+			out, mean, rstd := make([]float32, N*C), make([]float32, N), make([]float32, N)
+			loss := func() float64 {
+				layerNormForward(out, mean, rstd, in, w, b, C, 0, N)
+				return dot64(out, R)
+			}
+			loss()
+			din, dw := make([]float32, N*C), make([]float32, C)
+			var k kern
+			k.layerNormBackward(din, dw, db, R, in, mean, rstd, w, N, C)
+			checkGrad(t, "layernorm in", in, din, loss, 2e-3, 2e-3)
+			checkGrad(t, "layernorm w", w, dw, loss, 2e-3, 2e-3)
+			if bias {
+				checkGrad(t, "layernorm bias", b, db, loss, 2e-3, 2e-3)
+			}
+		})
+	}
+}
+
+func TestGELUGrad(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	const N = 40
+	in := randSlice(rng, N, 2)
+	R := randSlice(rng, N, 1)
+	out, th := make([]float32, N), make([]float32, N)
+	loss := func() float64 {
+		geluForward(out, th, in, 0, N)
+		return dot64(out, R)
+	}
+	loss()
+	din := make([]float32, N)
+	var k kern
+	k.geluBackward(din, R, in, th, N)
+	checkGrad(t, "gelu", in, din, loss, 1e-3, 1e-3)
+}
+
+func TestReLUGrad(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	const N = 40
+	in := randSlice(rng, N, 1)
+	R := randSlice(rng, N, 1)
+	out := make([]float32, N)
+	loss := func() float64 {
+		reluForward(out, in)
+		return dot64(out, R)
+	}
+	loss()
+	din := make([]float32, N)
+	reluBackward(din, R, out)
+	checkGrad(t, "relu", in, din, loss, 1e-3, 1e-3)
+}
+
+func TestAttentionGrad(t *testing.T) {
+	for _, drop := range []bool{false, true} {
+		t.Run(fmt.Sprintf("dropout=%v", drop), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(11, 12))
+			const B, T, C, NH = 2, 5, 8, 2
+			qkv := randSlice(rng, B*T*3*C, 1)
+			R := randSlice(rng, B*T*C, 1)
+			out := make([]float32, B*T*C)
+			att, attd := make([]float32, B*NH*T*T), make([]float32, B*NH*T*T)
+			var mask []float32
+			if drop {
+				mask = make([]float32, B*NH*T*T)
+				dropoutMask(mask, 0.3, 42, 0)
+			}
+			var k kern
+			loss := func() float64 {
+				k.attentionForward(out, att, attd, qkv, mask, B, T, C, NH)
+				return dot64(out, R)
+			}
+			loss()
+			dqkv, datt := make([]float32, B*T*3*C), make([]float32, B*NH*T*T)
+			k.attentionBackward(dqkv, datt, R, qkv, att, attd, mask, B, T, C, NH)
+			checkGrad(t, "attention qkv", qkv, dqkv, loss, 2e-3, 2e-3)
+		})
+	}
+}
+
+func TestCrossEntropyGrad(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	const N, V = 5, 6
+	logits := randSlice(rng, N*V, 2)
+	targets := []int32{1, -1, 5, 0, -1}
+	probs, losses := make([]float32, N*V), make([]float64, N)
+	var k kern
+	loss := func() float64 {
+		s, _ := k.crossEntropy(probs, losses, logits, targets, N, V)
+		return s
+	}
+	sum, count := k.crossEntropy(probs, losses, logits, targets, N, V)
+	if count != 3 {
+		t.Errorf("crossEntropy count = %d; want 3", count)
+	}
+	if sum <= 0 {
+		t.Errorf("crossEntropy sum = %g; want > 0", sum)
+	}
+	dl := make([]float32, N*V)
+	const scale = 0.5
+	k.crossEntropyBackward(dl, probs, targets, scale, N, V)
+	for i := range dl {
+		dl[i] /= scale
+	}
+	checkGrad(t, "cross-entropy logits", logits, dl, loss, 1e-3, 1e-3)
+}
+
+func TestResidualDropoutGrad(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	const N = 33
+	res, x := randSlice(rng, N, 1), randSlice(rng, N, 1)
+	mask := make([]float32, N)
+	dropoutMask(mask, 0.5, 7, 1)
+	R := randSlice(rng, N, 1)
+	out := make([]float32, N)
+	loss := func() float64 {
+		residualForward(out, res, x, mask, 0, N)
+		return dot64(out, R)
+	}
+	dx := make([]float32, N)
+	residualBackward(dx, R, mask, 0, N)
+	checkGrad(t, "residual x", x, dx, loss, 1e-3, 1e-3)
+	checkGrad(t, "residual res", res, R, loss, 1e-3, 1e-3)
+}
+
+func TestDropoutMask(t *testing.T) {
+	const n, p = 100001, 0.25
+	m := make([]float32, n)
+	dropoutMask(m, p, 99, 3)
+	zeros := 0
+	for i, v := range m {
+		switch v {
+		case 0:
+			zeros++
+		case 1 / (1 - float32(p)):
+		default:
+			t.Fatalf("dropoutMask: m[%d] = %g; want 0 or %g", i, v, 1/(1-p))
+		}
+	}
+	if f := float64(zeros) / n; f < p-0.01 || f > p+0.01 {
+		t.Errorf("dropoutMask dropped fraction = %.4f; want %.2f±0.01", f, p)
+	}
+	m2 := make([]float32, n)
+	dropoutMask(m2, p, 99, 3)
+	for i := range m {
+		if m[i] != m2[i] {
+			t.Fatalf("dropoutMask with the same seed differs at %d", i)
+		}
+	}
+}
+
+func TestFastMath(t *testing.T) {
+	for x := float32(-20); x <= 20; x += 0.01 {
+		got, want := tanhf(x), float32(mathTanh(float64(x)))
+		if d := got - want; d > 3e-7 || d < -3e-7 {
+			t.Fatalf("tanhf(%g) = %g; want %g", x, got, want)
+		}
+	}
+	for x := float32(-80); x <= 80; x += 0.013 {
+		got, want := expf(x), mathExp(float64(x))
+		if r := (float64(got) - want) / want; r > 3e-7 || r < -3e-7 {
+			t.Fatalf("expf(%g) = %g; want %g", x, got, want)
+		}
+	}
+}

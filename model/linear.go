@@ -1,0 +1,65 @@
+package model
+
+import "github.com/craftml/craft/model/gemm"
+
+// linearForward computes out = in·wᵀ + bias (bias may be nil), PyTorch's
+// Linear with w stored (OC,C).
+//
+//	out: (N,OC)  in: (N,C)  w: (OC,C)  bias: (OC)
+func linearForward(out, in, w, bias []float32, n, c, oc int) {
+	var beta float32
+	if bias != nil {
+		for r := 0; r < n; r++ {
+			copy(out[r*oc:r*oc+oc], bias)
+		}
+		beta = 1
+	}
+	gemm.Sgemm(false, true, n, oc, c, 1, in, c, w, c, beta, out, oc)
+}
+
+// linearBackward adds the gradients of linearForward: dIn += dOut·w,
+// dW += dOutᵀ·in, dBias += the column sums of dOut. dIn and dBias may be nil
+// (not wanted; no bias).
+//
+//	dIn: (N,C)  dW: (OC,C)  dBias: (OC)  dOut: (N,OC)  in: (N,C)  w: (OC,C)
+func (k *kern) linearBackward(dIn, dW, dBias, dOut, in, w []float32, n, c, oc int) {
+	if dIn != nil {
+		gemm.Sgemm(false, false, n, c, oc, 1, dOut, oc, w, c, 1, dIn, c)
+	}
+	gemm.Sgemm(true, false, oc, c, n, 1, dOut, oc, in, c, 1, dW, c)
+	if dBias != nil {
+		k.colSum(dBias, dOut, n, oc)
+	}
+}
+
+// colSum adds the sums over rows of src to dst for columns [lo, hi).
+//
+//	dst: (C)  src: (N,C)
+func colSum(dst, src []float32, n, c, lo, hi int) {
+	d := dst[lo:hi]
+	for r := 0; r < n; r++ {
+		s := src[r*c+lo : r*c+hi]
+		s = s[:len(d)]
+		for i, x := range s {
+			d[i] += x
+		}
+	}
+}
+
+// colSumJob runs colSum over chunks of colChunk columns.
+type colSumJob struct {
+	dst, src []float32
+	n, c     int
+}
+
+func (j *colSumJob) run(lo, hi int) {
+	colSum(j.dst, j.src, j.n, j.c, lo*colChunk, min(hi*colChunk, j.c))
+}
+
+// colSum adds the column sums of src to dst, in parallel over columns.
+//
+//	dst: (C)  src: (N,C)
+func (k *kern) colSum(dst, src []float32, n, c int) {
+	k.colSumJob = colSumJob{dst: dst, src: src, n: n, c: c}
+	parallel(colChunks(c), 1, &k.colSumJob)
+}
