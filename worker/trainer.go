@@ -93,6 +93,8 @@ type Trainer struct {
 	x, y   []int32     // one sample
 	feats  []float32   // one sample's features
 	evalIx []int       // the validation samples a periodic evaluation uses
+	mean   []float32   // per-feature mean and standard deviation over Train: tables are standardised
+	std    []float32
 }
 
 // NewTrainer makes a trainer for model m, optimizer opt and source src,
@@ -128,6 +130,9 @@ func NewTrainer(cfg Config, m model.Model, opt optim.Optimizer, src dataset.Sour
 		t.feats = make([]float32, w)
 	}
 	t.batch = t.full
+	if fs, ok := src.(dataset.FeatureStats); ok {
+		t.mean, t.std = fs.FeatureStats()
+	}
 	t.evalIx = evalIndices(cfg.Seed, src.Len(dataset.Val), cfg.EvalBatches*cfg.GlobalBatch)
 	return t, nil
 }
@@ -233,8 +238,14 @@ func (t *Trainer) fill(split dataset.Split, idx []int, step, pos int) {
 			t.src.Sample(split, i, b.Tokens[r*w:(r+1)*w], b.Targets[r*w:(r+1)*w], nil)
 			continue
 		}
-		t.src.Sample(split, i, t.x, t.y, b.Features[r*w:(r+1)*w])
+		f := b.Features[r*w : (r+1)*w]
+		t.src.Sample(split, i, t.x, t.y, f)
 		b.Targets[r] = t.y[0]
+		if t.mean != nil {
+			for j := range f {
+				f[j] = (f[j] - t.mean[j]) / t.std[j]
+			}
+		}
 	}
 }
 
