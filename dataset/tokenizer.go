@@ -126,7 +126,8 @@ func (r *reader) byte() byte {
 	return c
 }
 
-// uvarint reads a uvarint and checks it is at most max.
+// uvarint reads a minimally encoded uvarint (so each tokenizer has one
+// encoding) and checks it is at most max.
 func (r *reader) uvarint(max uint64) uint64 {
 	if r.err != nil {
 		return 0
@@ -134,6 +135,10 @@ func (r *reader) uvarint(max uint64) uint64 {
 	v, n := binary.Uvarint(r.b)
 	if n <= 0 {
 		r.err = fmt.Errorf("bad varint")
+		return 0
+	}
+	if n > 1 && r.b[n-1] == 0 {
+		r.err = fmt.Errorf("non-minimal varint")
 		return 0
 	}
 	r.b = r.b[n:]
