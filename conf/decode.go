@@ -83,12 +83,43 @@ func (d *decoder) locate(err error) error {
 		var ce *Error
 		if errors.As(e, &ce) && ce.Pos == "" {
 			cp := *ce
-			cp.Pos = d.pos[ce.Path]
+			cp.Pos = d.where(ce)
 			e = &cp
 		}
 		out = append(out, e)
 	}
 	return out.err()
+}
+
+// where returns where the value of the problem's key was given or, for a rule between keys
+// whose first key kept its default, where another key the message names was given.
+func (d *decoder) where(e *Error) string {
+	if p, ok := d.pos[e.Path]; ok {
+		return p
+	}
+	for _, sec := range d.schema.sections {
+		for _, f := range sec.fields {
+			if p, ok := d.pos[f.path]; ok && mentions(e.Msg, f.path) {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// mentions reports whether msg names the key path as a whole word.
+func mentions(msg, path string) bool {
+	for i := 0; ; {
+		j := strings.Index(msg[i:], path)
+		if j < 0 {
+			return false
+		}
+		end := i + j + len(path)
+		if end == len(msg) || !(msg[end] == '_' || msg[end] >= 'a' && msg[end] <= 'z') {
+			return true
+		}
+		i = end
+	}
 }
 
 func (d *decoder) document(c *Config, data []byte) {
@@ -195,7 +226,7 @@ func (d *decoder) section(cfg reflect.Value, sec *section, n ast.Node) {
 		if val == nil {
 			val = ast.Null(e.Key.GetToken())
 		}
-		where := d.at(val.GetToken())
+		where := d.at(valueToken(e, val))
 		if msg := decodeNode(cfg.FieldByIndex(f.index), f, val); msg != "" {
 			d.probs.add(where, f.path, ErrType, "%s", msg)
 			d.failed[f.path] = true
@@ -233,6 +264,22 @@ func (d *decoder) deref(n ast.Node) ast.Node {
 		}
 	}
 	return n
+}
+
+// valueToken returns the token to point at for the value of entry e: the value itself, the first
+// key of a mapping, or the entry's key when the value is missing (null).
+func valueToken(e *ast.MappingValueNode, val ast.Node) *token.Token {
+	switch v := val.(type) {
+	case *ast.NullNode:
+		return e.Key.GetToken()
+	case *ast.MappingNode:
+		if len(v.Values) > 0 {
+			return v.Values[0].Key.GetToken()
+		}
+	case *ast.MappingValueNode:
+		return v.Key.GetToken()
+	}
+	return val.GetToken()
 }
 
 // mapping returns the entries of a mapping node.

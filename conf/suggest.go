@@ -70,7 +70,7 @@ func (s *schema) unknownKey(sec, key string) string {
 	for i, f := range here.fields {
 		keys[i] = f.key
 	}
-	if a, ok := aliases[strings.ToLower(key)]; ok && strings.HasPrefix(a, sec+".") {
+	if a, ok := aliases[strings.ToLower(key)]; ok {
 		return msg + fmt.Sprintf(" (did you mean %q?)", strings.TrimPrefix(a, sec+"."))
 	}
 	if c, ok := closest(key, keys); ok {
