@@ -28,7 +28,9 @@ func TestValidate(t *testing.T) {
 			"model.n_embd (100) must be divisible by model.n_head (3)"},
 		{"sizes", func(c *Config) { c.Model.NLayer, c.Model.NHead, c.Model.NEmbd = 0, -1, 0 },
 			"model.n_layer (0) must be positive\nmodel.n_head (-1) must be positive\nmodel.n_embd (0) must be positive"},
-		{"enums", func(c *Config) { c.Model.Kind, c.Data.Tokenizer, c.Train.Optimizer, c.AllReduce.Wire = "gtp", "", "adam", "fp8" },
+		{"enums", func(c *Config) {
+			c.Model.Kind, c.Data.Tokenizer, c.Train.Optimizer, c.AllReduce.Wire = "gtp", "", "adam", "fp8"
+		},
 			`model.kind ("gtp") must be one of gpt, mlp (did you mean "gpt"?)` + "\n" +
 				`data.tokenizer ("") must be one of char, bpe` + "\n" +
 				`train.optimizer ("adam") must be one of adamw, sgd (did you mean "adamw"?)` + "\n" +
@@ -70,7 +72,9 @@ func TestValidate(t *testing.T) {
 			"model.hidden[1] (0) must be positive\nmodel.kind mlp needs a table (data.kind csv), not data.kind addition; use model.kind gpt"},
 		{"run", func(c *Config) { c.Run.Name, c.Run.OutDir = "a/b", "" },
 			"run.name (\"a/b\") may hold only letters, digits, '.', '_' and '-'\nrun.out_dir must not be empty (use . for the working directory)"},
-		{"addresses", func(c *Config) { c.Cluster.CoordinatorAddr, c.Cluster.GossipAddr, c.Cluster.HTTPAddr = "", "host", ":99999" },
+		{"addresses", func(c *Config) {
+			c.Cluster.CoordinatorAddr, c.Cluster.GossipAddr, c.Cluster.HTTPAddr = "", "host", ":99999"
+		},
 			"cluster.coordinator_addr must not be empty (host:port)\n" +
 				`cluster.gossip_addr ("host") must be host:port, e.g. 127.0.0.1:7070 or :7070` + "\n" +
 				`cluster.http_addr (":99999") has a bad port: want 0 to 65535`},
