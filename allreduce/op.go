@@ -1,0 +1,439 @@
+package allreduce
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Op is one bucketed operation, returned by Ring.Start. Submit may be called
+// from one goroutine at a time (typically the backward pass); Wait once,
+// after the last Submit. An Op is valid until its Wait returns: the Ring
+// reuses it for the next operation.
+type Op struct {
+	r      *Ring
+	tag    Tag
+	parent context.Context
+	octx   opCtx
+
+	run          uint64
+	n, rank      int
+	next, prev   int
+	peers        []string
+	total, block int
+	single, dead bool // n == 1; failed before it began
+	err          error
+	loops        atomic.Int32
+	recvDone     atomic.Int64 // slots the receiver has processed (its next slot)
+	sendKick     chan struct{}
+	recvKick     chan struct{}
+	progress     chan struct{} // the receiver moved on
+	loopsDone    chan struct{} // the last loop ended (to superLoop)
+	finished     chan struct{} // superLoop is done (to Wait)
+
+	mu        sync.Mutex
+	buckets   []bucket
+	submitted int   // elements
+	slots     int64 // message slots taken by the buckets so far
+
+	failMu  sync.Mutex
+	failure failure
+}
+
+// failure is the first reason an operation failed.
+type failure struct {
+	culprit int
+	code    byte
+	err     error
+}
+
+// Codes carried by an abort message, saying what happened to the culprit.
+const (
+	abortOther byte = iota
+	abortLost
+	abortCanceled
+	abortFuture
+	abortProtocol
+	abortClosed
+)
+
+// maxAbortPayload bounds an abort message: culprit, code, reason.
+const maxAbortPayload = 256
+
+func (o *Op) init(r *Ring) {
+	o.r = r
+	o.sendKick = make(chan struct{}, 1)
+	o.recvKick = make(chan struct{}, 1)
+	o.progress = make(chan struct{}, 1)
+	o.loopsDone = make(chan struct{}, 1)
+	o.finished = make(chan struct{}, 1)
+	o.octx.done = make(chan struct{})
+}
+
+// reset prepares the reused Op for a new operation. r.mu held.
+func (o *Op) reset(ctx context.Context, tag Tag, total int, m *Membership, block int) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	o.tag, o.parent = tag, ctx
+	o.run, o.n, o.rank, o.peers = m.Run, m.Size(), m.Rank, m.Peers
+	o.next, o.prev = (m.Rank+1)%o.n, (m.Rank-1+o.n)%o.n
+	o.total, o.block = total, block
+	o.single, o.err = false, nil
+	o.buckets, o.submitted, o.slots = o.buckets[:0], 0, 0
+	o.recvDone.Store(0)
+	o.loops.Store(2)
+	o.failure = failure{}
+	if o.octx.isDone() {
+		o.octx.done = make(chan struct{})
+	}
+	o.octx.parent = ctx
+	o.octx.failed.Store(false)
+	for _, c := range []chan struct{}{o.sendKick, o.recvKick, o.progress} {
+		select {
+		case <-c:
+		default:
+		}
+	}
+}
+
+// Submit hands the next bucket of the buffer to the ring, which reduces it
+// in place in the background; the caller must not touch bucket until Wait
+// returns. Buckets are the consecutive parts of one logical buffer, in the
+// same order and of the same lengths on every rank (lengths may be 0). It
+// panics if the buckets exceed the total given to Start (a caller bug). After
+// a failure it does nothing.
+func (o *Op) Submit(bucket []float32) {
+	if o.dead {
+		return
+	}
+	o.mu.Lock()
+	if o.submitted+len(bucket) > o.total {
+		o.mu.Unlock()
+		panic(fmt.Sprintf("allreduce: Submit of %d elements after %d of %d", len(bucket), o.submitted, o.total))
+	}
+	if !o.single {
+		b := newBucket(bucket, o.submitted, o.block, o.n, o.slots)
+		o.slots += b.slots(o.n)
+		o.buckets = append(o.buckets, b)
+	}
+	o.submitted += len(bucket)
+	o.mu.Unlock()
+	kick(o.sendKick)
+	kick(o.recvKick)
+}
+
+// Wait blocks until every bucket is reduced on this rank, or the operation
+// failed, and returns the error (see Ring for the failure guarantees).
+func (o *Op) Wait() error {
+	if o.dead {
+		return o.err
+	}
+	o.mu.Lock()
+	short := o.submitted < o.total
+	submitted := o.submitted
+	o.mu.Unlock()
+	var err error
+	if o.single {
+		if short {
+			err = fmt.Errorf("%w: %d of %d", ErrIncomplete, submitted, o.total)
+		}
+	} else {
+		if short {
+			if err := o.parent.Err(); err != nil {
+				o.fail(o.rank, abortCanceled, err)
+			} else {
+				o.fail(o.rank, abortOther, fmt.Errorf("%w: %d of %d", ErrIncomplete, submitted, o.total))
+			}
+		}
+		<-o.finished
+		if f := o.firstFailure(); f.err != nil {
+			err = f.err
+		}
+	}
+	if err != nil {
+		err = fmt.Errorf("allreduce: gen %d step %d rank %d: %w", o.tag.Gen, o.tag.Step, o.rank, err)
+	}
+	o.r.finish(o, err)
+	return err
+}
+
+// fail records the first failure and cancels the operation's context.
+func (o *Op) fail(culprit int, code byte, err error) {
+	o.failMu.Lock()
+	first := o.failure.err == nil
+	if first {
+		o.failure = failure{culprit: culprit, code: code, err: err}
+	}
+	o.failMu.Unlock()
+	if first {
+		o.octx.cancel()
+	}
+}
+
+func (o *Op) firstFailure() failure {
+	o.failMu.Lock()
+	defer o.failMu.Unlock()
+	return o.failure
+}
+
+// failTransport classifies an error of Send (to next) or Recv (from prev).
+func (o *Op) failTransport(peer int, err error) {
+	if o.octx.isDone() {
+		return // a consequence of the first failure
+	}
+	code := abortOther
+	var pe *PeerError
+	switch {
+	case errors.Is(err, ErrClosed):
+		o.fail(o.rank, abortClosed, err)
+		return
+	case errors.Is(err, ErrPeerLost):
+		code = abortLost
+	case errors.Is(err, ErrFutureGeneration):
+		code = abortFuture
+	case errors.Is(err, ErrMessageTooLarge):
+		code = abortProtocol
+	}
+	if errors.As(err, &pe) {
+		peer = pe.Rank
+	} else {
+		err = &PeerError{Rank: peer, Addr: o.peers[peer], Err: err}
+	}
+	o.fail(peer, code, err)
+}
+
+func (o *Op) loopExit() {
+	if o.loops.Add(-1) == 0 {
+		o.loopsDone <- struct{}{}
+	}
+}
+
+// bucketAt waits for bucket i; ok=false when there is none to come or the
+// operation failed.
+func (o *Op) bucketAt(i int, wake chan struct{}) (bucket, bool) {
+	for {
+		o.mu.Lock()
+		if i < len(o.buckets) {
+			b := o.buckets[i]
+			o.mu.Unlock()
+			return b, true
+		}
+		all := o.submitted == o.total
+		o.mu.Unlock()
+		if all {
+			return bucket{}, false
+		}
+		select {
+		case <-wake:
+		case <-o.octx.done:
+			return bucket{}, false
+		}
+	}
+}
+
+// runSend sends every message of the operation to the ring successor.
+func (o *Op) runSend() {
+	r, n, w := o.r, o.n, o.r.cfg.Wire
+	ws := w.Size()
+	h := Header{Kind: KindData, Run: o.run, Gen: o.tag.Gen, Step: o.tag.Step, From: uint32(o.rank)}
+	for bi := 0; ; bi++ {
+		b, ok := o.bucketAt(bi, o.sendKick)
+		if !ok {
+			return
+		}
+		S := b.steps
+		for k := 0; k < 2*(n-1); k++ {
+			c := ((o.rank-k)%n + n) % n
+			for s := 0; s < S; s++ {
+				lo, hi, ok := b.segment(c, s, n, o.block)
+				if !ok {
+					continue
+				}
+				slot := b.base + int64(k*S+s)
+				if k > 0 && !o.waitRecv(slot-int64(S)+1) {
+					return
+				}
+				seg := b.buf[lo:hi]
+				var payload []byte
+				if w == WireFloat32 && littleEndian {
+					payload = bytesOf(seg)
+				} else {
+					payload = bytesOf(r.sendBuf)[:ws*len(seg)]
+					encode(w, payload, seg)
+				}
+				h.Seg = uint32(slot)
+				if err := r.t.Send(&o.octx, o.next, h, payload); err != nil {
+					o.failTransport(o.next, err)
+					return
+				}
+			}
+		}
+	}
+}
+
+// waitRecv waits until the receiver has processed slot need-1.
+func (o *Op) waitRecv(need int64) bool {
+	for o.recvDone.Load() < need {
+		select {
+		case <-o.progress:
+		case <-o.octx.done:
+			return false
+		}
+	}
+	return true
+}
+
+// runRecv receives every message of the operation from the ring predecessor
+// and reduces (steps < n-1) or copies (later steps) it into the buffer.
+func (o *Op) runRecv() {
+	r, n, w := o.r, o.n, o.r.cfg.Wire
+	ws := w.Size()
+	scratch := bytesOf(r.recvBuf)
+	want := Header{Kind: KindData, Run: o.run, Gen: o.tag.Gen, Step: o.tag.Step, From: uint32(o.prev)}
+	for bi := 0; ; bi++ {
+		b, ok := o.bucketAt(bi, o.recvKick)
+		if !ok {
+			return
+		}
+		S := b.steps
+		for k := 0; k < 2*(n-1); k++ {
+			c := ((o.rank-1-k)%n + n) % n
+			for s := 0; s < S; s++ {
+				lo, hi, ok := b.segment(c, s, n, o.block)
+				if !ok {
+					continue
+				}
+				slot := b.base + int64(k*S+s)
+				h, size, err := r.t.Recv(&o.octx, o.prev, scratch)
+				if err != nil {
+					o.failTransport(o.prev, err)
+					return
+				}
+				if h.Kind == KindAbort {
+					o.failAbort(h, scratch[:size])
+					return
+				}
+				want.Seg = uint32(slot)
+				if h != want || size != ws*(hi-lo) {
+					o.fail(o.prev, abortProtocol, &PeerError{Rank: o.prev, Addr: o.peers[o.prev],
+						Err: fmt.Errorf("%w: got %v with %d bytes; want %v with %d", ErrProtocol, h, size, want, ws*(hi-lo))})
+					return
+				}
+				seg := b.buf[lo:hi]
+				switch {
+				case k < n-2:
+					decodeAdd(w, seg, scratch[:size])
+				case k == n-2: // the sum is complete here: round it as the others will see it
+					decodeAdd(w, seg, scratch[:size])
+					quantize(w, seg)
+				default:
+					decodeCopy(w, seg, scratch[:size])
+				}
+				o.recvDone.Store(slot + 1)
+				kick(o.progress)
+			}
+		}
+	}
+}
+
+// failAbort turns an abort message from the predecessor into the failure.
+func (o *Op) failAbort(h Header, p []byte) {
+	culprit, code, reason := decodeAbort(p)
+	if culprit < 0 || culprit >= o.n {
+		culprit = int(h.From)
+	}
+	var err error
+	if cause := abortCause(code); cause != nil {
+		err = fmt.Errorf("%w (reported by rank %d): %w: %s", ErrPeerAborted, h.From, cause, reason)
+	} else {
+		err = fmt.Errorf("%w (reported by rank %d): %s", ErrPeerAborted, h.From, reason)
+	}
+	o.fail(culprit, code, &PeerError{Rank: culprit, Addr: o.peers[culprit], Err: err})
+}
+
+func abortCause(code byte) error {
+	switch code {
+	case abortLost, abortClosed:
+		return ErrPeerLost
+	case abortFuture:
+		return ErrFutureGeneration
+	case abortProtocol:
+		return ErrProtocol
+	}
+	return nil
+}
+
+// sendAbort tells the successor that the operation failed, unless the
+// successor is the peer that was lost.
+func (o *Op) sendAbort() {
+	f := o.firstFailure()
+	if f.culprit == o.next && (f.code == abortLost || f.code == abortClosed) && o.next != o.rank {
+		return
+	}
+	if f.culprit == o.rank && f.code == abortClosed {
+		return // our own transport is closed
+	}
+	reason := "unknown"
+	if f.err != nil {
+		reason = f.err.Error()
+	}
+	p := encodeAbort(bytesOf(o.r.sendBuf), f.culprit, f.code, reason)
+	ctx, cancel := context.WithTimeout(context.Background(), o.r.cfg.AbortTimeout)
+	defer cancel()
+	h := Header{Kind: KindAbort, Run: o.run, Gen: o.tag.Gen, Step: o.tag.Step, From: uint32(o.rank)}
+	_ = o.r.t.Send(ctx, o.next, h, p) // best effort: the successor may be gone too
+}
+
+// encodeAbort writes the abort payload: culprit rank (uint32 LE), code,
+// reason (truncated).
+func encodeAbort(dst []byte, culprit int, code byte, reason string) []byte {
+	p := dst[:5]
+	binary.LittleEndian.PutUint32(p, uint32(culprit))
+	p[4] = code
+	if len(reason) > maxAbortPayload-5 {
+		reason = reason[:maxAbortPayload-5]
+	}
+	return append(p, reason...)
+}
+
+func decodeAbort(p []byte) (culprit int, code byte, reason string) {
+	if len(p) < 5 {
+		return -1, abortOther, "malformed abort"
+	}
+	return int(binary.LittleEndian.Uint32(p)), p[4], string(p[5:])
+}
+
+// opCtx is the context an operation passes to the Transport: it ends when
+// the operation fails (its own cancel) and otherwise carries the caller's
+// deadline and values. The caller's cancellation reaches it through the
+// Ring's supervisor goroutine. Reused across operations so that a
+// successful operation allocates nothing.
+type opCtx struct {
+	parent context.Context
+	done   chan struct{}
+	failed atomic.Bool
+}
+
+func (c *opCtx) Deadline() (time.Time, bool) { return c.parent.Deadline() }
+func (c *opCtx) Done() <-chan struct{}       { return c.done }
+func (c *opCtx) Value(key any) any           { return c.parent.Value(key) }
+
+func (c *opCtx) Err() error {
+	if c.failed.Load() {
+		return context.Canceled
+	}
+	return nil
+}
+
+func (c *opCtx) isDone() bool { return c.failed.Load() }
+
+func (c *opCtx) cancel() {
+	if c.failed.CompareAndSwap(false, true) {
+		close(c.done)
+	}
+}
