@@ -91,17 +91,26 @@ func (d *decoder) locate(err error) error {
 	return out.err()
 }
 
-// where returns where the value of the problem's key was given or, for a rule between keys
-// whose first key kept its default, where another key the message names was given.
+// where returns where the value of the problem's key was given. A rule between keys names
+// several; then a --set among them wins (the user just changed it), then the problem's own key,
+// then any other key the message names.
 func (d *decoder) where(e *Error) string {
-	if p, ok := d.pos[e.Path]; ok {
-		return p
-	}
+	named := []string{e.Path}
 	for _, sec := range d.schema.sections {
 		for _, f := range sec.fields {
-			if p, ok := d.pos[f.path]; ok && mentions(e.Msg, f.path) {
-				return p
+			if f.path != e.Path && mentions(e.Msg, f.path) {
+				named = append(named, f.path)
 			}
+		}
+	}
+	for _, path := range named {
+		if p := d.pos[path]; strings.HasPrefix(p, "--set ") {
+			return p
+		}
+	}
+	for _, path := range named {
+		if p, ok := d.pos[path]; ok {
+			return p
 		}
 	}
 	return ""
