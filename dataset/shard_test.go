@@ -50,6 +50,12 @@ func testSources(t testing.TB) map[string]Source {
 // indices of split s (nil: all).
 func sameSamples(t testing.TB, want, got Source, s Split, indices []int) {
 	t.Helper()
+	if err := diffSamples(want, got, s, indices); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func diffSamples(want, got Source, s Split, indices []int) error {
 	if indices == nil {
 		for i := range want.Len(s) {
 			indices = append(indices, i)
@@ -66,10 +72,11 @@ func sameSamples(t testing.TB, want, got Source, s Split, indices []int) {
 			y1, y2 = y1[:1], y2[:1]
 		}
 		if !slices.Equal(x1, x2) || !slices.Equal(y1, y2) || !slices.Equal(f1, f2) {
-			t.Fatalf("Sample(%s, %d) = %v %v %v; want %v %v %v", s, i, x2, y2, f2, x1, y1, f1)
+			return fmt.Errorf("Sample(%s, %d) = %v %v %v; want %v %v %v", s, i, x2, y2, f2, x1, y1, f1)
 		}
 		x1, x2, y1, y2 = x1[:w], x2[:w], y1[:w], y2[:w]
 	}
+	return nil
 }
 
 func TestShardedSourceMatches(t *testing.T) {
@@ -380,4 +387,50 @@ func TestShakespeareShards(t *testing.T) {
 		total += sh.Bytes
 	}
 	t.Logf("tinyshakespeare: %d shards, %d bytes (2 bytes/token plus %d-token overlaps)", len(m.Shards), total, m.Width)
+}
+
+// TestShardedConcurrent reads one ShardedSource from several goroutines,
+// each acquiring its own rank's share of every step (run with -race).
+func TestShardedConcurrent(t *testing.T) {
+	src := testSources(t)["addition"]
+	m, shards, err := Pack(src, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := NewShardedSource(m, MemFetcher(shards), ShardedConfig{CacheDir: t.TempDir(), MaxResident: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ranks, batch = 4, 16
+	errs := make(chan error, ranks)
+	for r := range ranks {
+		go func() {
+			sm := NewSampler(1, src.Len(Train), batch)
+			off, n := Share(batch, ranks, r)
+			idx := make([]int, n)
+			for step := range 50 {
+				sm.Range(step, off, idx)
+				release, err := d.Acquire(context.Background(), Train, idx)
+				if err != nil {
+					errs <- err
+					return
+				}
+				err = diffSamples(src, d, Train, idx)
+				release()
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range ranks {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if d.Resident() > 20 {
+		t.Errorf("Resident() = %d after every release; want <= MaxResident 20", d.Resident())
+	}
 }

@@ -50,8 +50,8 @@ type ShardedConfig struct {
 	// the same data) reads them from disk; it is created if missing.
 	CacheDir string
 	// MaxResident bounds the shards held in memory; the least recently
-	// used beyond it are dropped (and read again from CacheDir when next
-	// needed). 0 keeps every loaded shard.
+	// used unpinned shards beyond it are dropped (and read again from
+	// CacheDir when next needed). 0 keeps every loaded shard.
 	MaxResident int
 }
 
@@ -61,10 +61,12 @@ type ShardedConfig struct {
 // against the manifest's length and SHA-256, cached in CacheDir and kept in
 // memory; Sample of a sample whose shard is not loaded panics.
 //
-// A ShardedSource is safe for concurrent use. With MaxResident set, a
-// Prefetch may drop shards loaded earlier but not those of its own call,
-// so prefetching the next batch while reading the current one needs
-// MaxResident to hold the shards of both.
+// A ShardedSource is safe for concurrent use. MaxResident is a soft bound:
+// a Load never drops the shards of its own call nor pinned shards, so it
+// may be exceeded while they are in use. When several goroutines share the
+// source with MaxResident set (or one prefetches the next batch while
+// reading the current), each should Acquire its shards and release them
+// after reading, else one goroutine's Prefetch may drop another's shards.
 type ShardedSource struct {
 	m     *Manifest
 	f     ShardFetcher
@@ -75,9 +77,38 @@ type ShardedSource struct {
 	clock uint64
 }
 
+// resident is a loaded shard, decoded from its bytes: 2-byte window
+// tokens in u16; 4-byte window tokens and xy samples in i32; rows in f32
+// with each label's bits in place.
 type resident struct {
-	data []byte
-	used uint64
+	u16  []uint16
+	i32  []int32
+	f32  []float32
+	used uint64 // clock of the last use, for LRU eviction
+	pins int    // outstanding Acquire calls holding it
+}
+
+func (d *ShardedSource) decode(data []byte) *resident {
+	le := binary.LittleEndian
+	r := &resident{}
+	switch {
+	case d.m.Layout == LayoutWindow && d.m.TokenBytes == 2:
+		r.u16 = make([]uint16, len(data)/2)
+		for i := range r.u16 {
+			r.u16[i] = le.Uint16(data[2*i:])
+		}
+	case d.m.Layout == LayoutRows:
+		r.f32 = make([]float32, len(data)/4)
+		for i := range r.f32 {
+			r.f32[i] = math.Float32frombits(le.Uint32(data[4*i:]))
+		}
+	default:
+		r.i32 = make([]int32, len(data)/4)
+		for i := range r.i32 {
+			r.i32[i] = int32(le.Uint32(data[4*i:]))
+		}
+	}
+	return r
 }
 
 // NewShardedSource returns the source of m (which it validates) over f.
@@ -139,10 +170,8 @@ func (d *ShardedSource) Resident() int {
 
 // Prefetch loads the shards that hold the given samples of split s.
 func (d *ShardedSource) Prefetch(ctx context.Context, s Split, indices []int) error {
-	for _, i := range indices {
-		if i < 0 || i >= d.m.Samples[s] {
-			return fmt.Errorf("prefetch: sample %d of %s out of range [0, %d)", i, s, d.m.Samples[s])
-		}
+	if err := d.checkIndices(s, indices); err != nil {
+		return fmt.Errorf("prefetch: %w", err)
 	}
 	return d.Load(ctx, d.m.ShardsFor(s, indices)...)
 }
@@ -161,20 +190,65 @@ func (d *ShardedSource) LoadAll(ctx context.Context) error {
 // ErrCorruptShard and naming the shard, if fetched bytes do not match the
 // manifest.
 func (d *ShardedSource) Load(ctx context.Context, shards ...int) error {
-	if d.cfg.MaxResident > 0 && len(shards) > d.cfg.MaxResident {
-		return fmt.Errorf("%w: load %d shards with MaxResident %d", ErrConfig, len(shards), d.cfg.MaxResident)
+	_, err := d.load(ctx, shards, false)
+	return err
+}
+
+// Acquire is Prefetch that also pins the shards until release is called,
+// so that no other goroutine's Load evicts them while they are read.
+// release may be called more than once.
+func (d *ShardedSource) Acquire(ctx context.Context, s Split, indices []int) (release func(), err error) {
+	if err := d.checkIndices(s, indices); err != nil {
+		return nil, err
 	}
+	pinned, err := d.load(ctx, d.m.ShardsFor(s, indices), true)
+	if err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	return func() { once.Do(func() { d.unpin(pinned) }) }, nil
+}
+
+func (d *ShardedSource) checkIndices(s Split, indices []int) error {
+	for _, i := range indices {
+		if i < 0 || i >= d.m.Samples[s] {
+			return fmt.Errorf("sample %d of %s out of range [0, %d)", i, s, d.m.Samples[s])
+		}
+	}
+	return nil
+}
+
+func (d *ShardedSource) unpin(shards []int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, k := range shards {
+		d.res[k].pins--
+	}
+	d.evict(nil)
+}
+
+// load makes shards resident, pinning each if pin, and returns the shards
+// it pinned.
+func (d *ShardedSource) load(ctx context.Context, shards []int, pin bool) (pinned []int, err error) {
 	keep := make(map[int]bool, len(shards))
+	defer func() {
+		if err != nil {
+			d.unpin(pinned)
+			pinned = nil
+		}
+	}()
 	for _, k := range shards {
 		if k < 0 || k >= len(d.m.Shards) {
-			return fmt.Errorf("load shard %d: out of range [0, %d)", k, len(d.m.Shards))
+			return pinned, fmt.Errorf("load shard %d: out of range [0, %d)", k, len(d.m.Shards))
 		}
 		keep[k] = true
 		d.mu.Lock()
 		r := d.res[k]
 		if r != nil {
-			d.clock++
-			r.used = d.clock
+			d.touch(r, pin)
+			if pin {
+				pinned = append(pinned, k)
+			}
 		}
 		d.mu.Unlock()
 		if r != nil {
@@ -182,24 +256,41 @@ func (d *ShardedSource) Load(ctx context.Context, shards ...int) error {
 		}
 		data, err := d.get(ctx, k)
 		if err != nil {
-			return err
+			return pinned, err
 		}
+		r = d.decode(data)
 		d.mu.Lock()
-		d.clock++
-		d.res[k] = &resident{data: data, used: d.clock}
+		if old := d.res[k]; old != nil { // loaded meanwhile by another goroutine
+			r = old
+		} else {
+			d.res[k] = r
+		}
+		d.touch(r, pin)
+		if pin {
+			pinned = append(pinned, k)
+		}
 		d.evict(keep)
 		d.mu.Unlock()
 	}
-	return nil
+	return pinned, nil
 }
 
-// evict drops least recently used shards not in keep until at most
-// MaxResident remain. d.mu is held.
+// touch marks r used now and pins it if pin. d.mu is held.
+func (d *ShardedSource) touch(r *resident, pin bool) {
+	d.clock++
+	r.used = d.clock
+	if pin {
+		r.pins++
+	}
+}
+
+// evict drops the least recently used shards, neither pinned nor in keep,
+// until at most MaxResident remain or none can go. d.mu is held.
 func (d *ShardedSource) evict(keep map[int]bool) {
 	for d.cfg.MaxResident > 0 && len(d.res) > d.cfg.MaxResident {
 		victim, oldest := -1, uint64(math.MaxUint64)
 		for k, r := range d.res {
-			if !keep[k] && r.used < oldest {
+			if r.pins == 0 && !keep[k] && r.used < oldest {
 				victim, oldest = k, r.used
 			}
 		}
@@ -293,34 +384,28 @@ func (d *ShardedSource) Sample(s Split, i int, x, y []int32, feats []float32) {
 	}
 	j := i - d.m.Shards[k].First
 	w := d.m.Width
-	le := binary.LittleEndian
-	switch data := r.data; d.m.Layout {
+	switch d.m.Layout {
 	case LayoutWindow:
-		tb := d.m.TokenBytes
-		tok := func(p int) int32 {
-			if tb == 2 {
-				return int32(le.Uint16(data[p*2:]))
-			}
-			return int32(le.Uint32(data[p*4:]))
-		}
 		x, y = x[:w], y[:w]
-		for t := range w {
-			x[t] = tok(j + t)
-			y[t] = tok(j + t + 1)
+		if r.u16 != nil {
+			win := r.u16[j : j+w+1]
+			for t := range w {
+				x[t] = int32(win[t])
+			}
+			for t := range w {
+				y[t] = int32(win[t+1])
+			}
+		} else {
+			copy(x, r.i32[j:j+w])
+			copy(y, r.i32[j+1:j+w+1])
 		}
 	case LayoutXY:
-		off := j * 2 * w * 4
-		x, y = x[:w], y[:w]
-		for t := range w {
-			x[t] = int32(le.Uint32(data[off+4*t:]))
-			y[t] = int32(le.Uint32(data[off+4*(w+t):]))
-		}
+		off := j * 2 * w
+		copy(x[:w], r.i32[off:off+w])
+		copy(y[:w], r.i32[off+w:off+2*w])
 	case LayoutRows:
-		off := j * (w + 1) * 4
-		feats = feats[:w]
-		for t := range w {
-			feats[t] = math.Float32frombits(le.Uint32(data[off+4*t:]))
-		}
-		y[0] = int32(le.Uint32(data[off+4*w:]))
+		off := j * (w + 1)
+		copy(feats[:w], r.f32[off:off+w])
+		y[0] = int32(math.Float32bits(r.f32[off+w]))
 	}
 }
