@@ -85,21 +85,35 @@ func TestAdditionSplit(t *testing.T) {
 			if d.Len(Train) != tt.wantTrain || d.Len(Val) != tt.wantV {
 				t.Fatalf("Len(Train), Len(Val) = %d, %d; want %d, %d", d.Len(Train), d.Len(Val), tt.wantTrain, tt.wantV)
 			}
-			seen := make(map[[2]uint64]Split, tt.wantTrain+tt.wantV)
+			// where[p] is 1 + the split of problem p = a·10^n + b, 0 if unseen;
+			// sampled problem numbers are first compacted through a map.
+			where := make([]int8, tt.wantTrain+tt.wantV)
+			compact := map[uint64]int{}
+			slot := func(p uint64) int {
+				if tt.all {
+					return int(p)
+				}
+				if i, ok := compact[p]; ok {
+					return i
+				}
+				compact[p] = len(compact)
+				return len(compact) - 1
+			}
 			for _, s := range Splits {
 				for i := range d.Len(s) {
 					a, b := d.Problem(s, i)
 					if a >= d.pow || b >= d.pow {
 						t.Fatalf("Problem(%s, %d) = %d+%d; out of range", s, i, a, b)
 					}
-					if prev, dup := seen[[2]uint64{a, b}]; dup {
-						t.Fatalf("problem %d+%d is in %s and %s", a, b, prev, s)
+					k := slot(a*d.pow + b)
+					if where[k] != 0 {
+						t.Fatalf("problem %d+%d is in %s and %s", a, b, Split(where[k]-1), s)
 					}
-					seen[[2]uint64{a, b}] = s
+					where[k] = int8(s) + 1
 				}
 			}
-			if tt.all && uint64(len(seen)) != d.pow*d.pow {
-				t.Errorf("the splits hold %d problems; want all %d", len(seen), d.pow*d.pow)
+			if tt.all && uint64(len(where)) != d.pow*d.pow {
+				t.Errorf("the splits hold %d problems; want all %d", len(where), d.pow*d.pow)
 			}
 		})
 	}

@@ -434,3 +434,31 @@ func TestShardedConcurrent(t *testing.T) {
 		t.Errorf("Resident() = %d after every release; want <= MaxResident 20", d.Resident())
 	}
 }
+
+func TestPackDir(t *testing.T) {
+	for name, src := range testSources(t) {
+		t.Run(name, func(t *testing.T) {
+			per := SamplesPerShard(src, 1000)
+			dir := t.TempDir()
+			m, err := PackDir(src, per, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, sh := range m.Shards[:len(m.Shards)-1] {
+				if sh.Split == m.Shards[sh.Index+1].Split && (sh.Bytes > 1000 || sh.Bytes < 500) {
+					t.Errorf("shard %d of SamplesPerShard(1000) = %d samples is %d bytes; want about 1000", sh.Index, per, sh.Bytes)
+				}
+			}
+			d, err := NewShardedSource(m, DirFetcher{Dir: dir, Manifest: m}, ShardedConfig{CacheDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := d.LoadAll(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range Splits {
+				sameSamples(t, src, d, s, nil)
+			}
+		})
+	}
+}

@@ -307,7 +307,7 @@ func (d *ShardedSource) get(ctx context.Context, k int) ([]byte, error) {
 	info := d.m.Shards[k]
 	path := ""
 	if d.cfg.CacheDir != "" {
-		path = filepath.Join(d.cfg.CacheDir, info.SHA256+".shard")
+		path = filepath.Join(d.cfg.CacheDir, ShardFile(info))
 		if data, err := os.ReadFile(path); err == nil {
 			if verifyShard(info, data) == nil {
 				return data, nil
