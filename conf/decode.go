@@ -131,6 +131,7 @@ func mentions(msg, path string) bool {
 	}
 }
 
+// document decodes the YAML file data into c, recording problems and where each value came from.
 func (d *decoder) document(c *Config, data []byte) {
 	f, err := parseYAML(data)
 	if err != nil {
