@@ -265,8 +265,8 @@ func (m *Manifest) Validate() error {
 	if m.Classes < 1 || m.Classes > 1<<21 {
 		return bad("classes %d is out of range", m.Classes)
 	}
-	if m.ShardSamples < 1 || m.ShardSamples > maxManifestSamples {
-		return bad("shard samples %d is out of range", m.ShardSamples)
+	if m.ShardSamples < 1 || int64(m.ShardSamples) > maxShardBytes/(8*int64(m.Width)+8) {
+		return bad("shard samples %d is out of range for width %d", m.ShardSamples, m.Width)
 	}
 	for _, s := range Splits {
 		if m.Samples[s] < 0 || m.Samples[s] > maxManifestSamples {
@@ -321,7 +321,7 @@ func (m *Manifest) Validate() error {
 			return bad("shard %d: index %d, %s samples [%d, +%d); want %d, %s [%d, +%d)",
 				k, sh.Index, sh.Split, sh.First, sh.Samples, k, s, first, count)
 		}
-		if b := m.shardBytes(count); sh.Bytes != b || b > maxShardBytes {
+		if b := m.shardBytes(count); sh.Bytes != b {
 			return bad("shard %d: %d bytes, want %d", k, sh.Bytes, b)
 		}
 		if d, err := hex.DecodeString(sh.SHA256); err != nil || len(d) != sha256.Size {

@@ -310,6 +310,7 @@ func TestUnmarshalManifestErrors(t *testing.T) {
 		{"shard sha", edit(func(m *Manifest) { m.Shards[0].SHA256 = "abc" })},
 		{"samples", edit(func(m *Manifest) { m.Samples[Val] = -1 })},
 		{"huge samples", edit(func(m *Manifest) { m.Samples[Train] = 1 << 62 })},
+		{"huge shards", edit(func(m *Manifest) { m.ShardSamples = 1 << 40 })},
 		{"lm with stats", edit(func(m *Manifest) { m.FeatureMean = []float32{1} })},
 	}
 	for _, tt := range tests {
