@@ -15,11 +15,9 @@ type problem struct {
 }
 
 // ctx is what one goroutine needs to run the blocked algorithm: its packing
-// buffers, grown to the largest block seen and then reused, and a scratch
-// tile for the edges of C.
+// buffers, grown to the largest block seen and then reused.
 type ctx struct {
 	pa, pb []float32
-	tile   [maxTile]float32
 }
 
 // ctxs is the free list of contexts for callers of Sgemm.
@@ -48,55 +46,47 @@ func grow(buf []float32, n int) []float32 {
 // block computes rows [m0,m1) and columns [n0,n1) of C; m0 and n0 are
 // multiples of mr and nr, so the tiles fall on the same grid whatever the
 // split.
+//
+// op(B) is packed kc×nc at a time into panels nr wide. The micro-kernel
+// reads op(A) where it lies (row-major or transposed, through its strides),
+// except for the last tile when fewer than mr rows are left: those are
+// packed with zero rows below.
 func (x *ctx) block(kn *kernel, p *problem, m0, m1, n0, n1 int) {
 	mr, nr := kn.mr, kn.nr
 	kcb := kcBlock(p.k, kn.kc)
 	x.pb = grow(x.pb, kcb*min(kn.nc, roundUp(n1-n0, nr)))
-	x.pa = grow(x.pa, kcb*min(kn.mc, roundUp(m1-m0, mr)))
+	x.pa = grow(x.pa, kcb*mr)
 	ldc := p.ldc
+	// A's strides: op(A)(i, p) = a[i*rsa + p*csa].
+	rsa, csa := p.lda, 1
+	if p.tA {
+		rsa, csa = 1, p.lda
+	}
+	mFull := m0 + (m1-m0)/mr*mr // rows [mFull, m1) are the short tile
 	for jc := n0; jc < n1; jc += kn.nc {
 		nb := min(kn.nc, n1-jc)
 		for pc := 0; pc < p.k; pc += kcb {
 			kb := min(kcb, p.k-pc)
 			packB(x.pb, p.tB, p.b, p.ldb, pc, kb, jc, nb, nr)
+			if mFull < m1 {
+				packA(x.pa, p.tA, p.a, p.lda, mFull, m1-mFull, pc, kb, mr)
+			}
 			beta, load := p.beta, p.beta != 0
 			if pc > 0 {
 				beta, load = 1, true
 			}
-			for ic := m0; ic < m1; ic += kn.mc {
-				mb := min(kn.mc, m1-ic)
-				packA(x.pa, p.tA, p.a, p.lda, ic, mb, pc, kb, mr)
-				for jr := 0; jr < nb; jr += nr {
-					bp := x.pb[jr*kb : (jr+nr)*kb]
-					nrr := min(nr, nb-jr)
-					for ir := 0; ir < mb; ir += mr {
-						ap := x.pa[ir*kb : (ir+mr)*kb]
-						ci := (ic+ir)*ldc + jc + jr
-						if mrr := min(mr, mb-ir); mrr < mr || nrr < nr {
-							x.edge(kn, kb, ap, bp, p.c[ci:], ldc, mrr, nrr, p.alpha, beta, load)
-							continue
-						}
-						kn.micro(kb, ap, bp, p.c[ci:], ldc, p.alpha, beta, load)
+			for jr := 0; jr < nb; jr += nr {
+				bp := x.pb[jr*kb : (jr+nr)*kb]
+				cols := min(nr, nb-jr)
+				for i := m0; i < m1; i += mr {
+					ci := i*ldc + jc + jr
+					if i < mFull {
+						kn.micro(kb, p.a[i*rsa+pc*csa:], rsa, csa, bp, p.c[ci:], ldc, p.alpha, beta, mr, cols, load)
+					} else {
+						kn.micro(kb, x.pa, 1, mr, bp, p.c[ci:], ldc, p.alpha, beta, m1-i, cols, load)
 					}
 				}
 			}
 		}
-	}
-}
-
-// edge computes a tile cut by the border of C (mrr rows, nrr columns) in
-// the scratch tile, with the same kernel and so the same arithmetic as a
-// whole tile.
-func (x *ctx) edge(kn *kernel, kb int, ap, bp, c []float32, ldc, mrr, nrr int, alpha, beta float32, load bool) {
-	nr := kn.nr
-	t := x.tile[:kn.mr*nr]
-	if load {
-		for i := 0; i < mrr; i++ {
-			copy(t[i*nr:i*nr+nrr], c[i*ldc:i*ldc+nrr])
-		}
-	}
-	kn.micro(kb, ap, bp, t, nr, alpha, beta, load)
-	for i := 0; i < mrr; i++ {
-		copy(c[i*ldc:i*ldc+nrr], t[i*nr:i*nr+nrr])
 	}
 }

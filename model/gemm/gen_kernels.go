@@ -16,24 +16,51 @@ var out bytes.Buffer
 
 func emit(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }
 
+// rowAddr is the address of row i of the A tile: rows 0-5 from SI, rows
+// 6-11 from DX = SI + 6·rsa, with R8 = rsa, R9 = 3·rsa, R10 = 5·rsa (bytes).
+func rowAddr(i int) string {
+	base := "SI"
+	if i >= 6 {
+		base, i = "DX", i-6
+	}
+	return [...]string{
+		"(" + base + ")", "(" + base + ")(R8*1)", "(" + base + ")(R8*2)",
+		"(" + base + ")(R9*1)", "(" + base + ")(R8*4)", "(" + base + ")(R10*1)",
+	}[i]
+}
+
 // micro writes one micro-kernel computing an mr×(2·w) tile, w floats per
 // vector register: accumulators reg(0..2mr-1) (row r in 2r and 2r+1), the
 // B rows in reg(2mr), reg(2mr+1), the A broadcasts alternating in
 // reg(2mr+2), reg(2mr+3).
 func micro(name, reg string, mr, w int) {
 	nr := 2 * w
+	avx512 := reg == "Z"
 	r := func(i int) string { return fmt.Sprintf("%s%d", reg, i) }
 	b0, b1, x0, x1 := r(2*mr), r(2*mr+1), r(2*mr+2), r(2*mr+3)
 	vb := 4 * w // bytes per vector
-	emit("// func %s(kc int, a, b, c *float32, ldc int, alpha, beta float32, load int)", name)
-	emit("// computes the %d×%d tile C = alpha*A·B + beta*C (C not read when load == 0)", mr, nr)
-	emit("// from the packed panels a (kc×%d) and b (kc×%d).", mr, nr)
-	emit("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	emit("// func %s(kc int, a *float32, rsa, csa int, b, c *float32, ldc int, alpha, beta float32, rows, cmask, load int)", name)
+	emit("//")
+	emit("// %s computes the %d×%d tile C = alpha*A·B + beta*C (C not read when", name, mr, nr)
+	emit("// load == 0). Element (i, p) of A is at a[i*rsa + p*csa]; b is a packed")
+	emit("// panel (kc×%d). Only the first rows rows of C, and its columns whose bit", nr)
+	emit("// is set in cmask, are read and written.")
+	_ = name
+	emit("TEXT ·%s(SB), NOSPLIT, $0-88", name)
 	emit("\tMOVQ kc+0(FP), CX")
 	emit("\tMOVQ a+8(FP), SI")
-	emit("\tMOVQ b+16(FP), DI")
+	emit("\tMOVQ rsa+16(FP), R8")
+	emit("\tSHLQ $2, R8")
+	emit("\tMOVQ csa+24(FP), R11")
+	emit("\tSHLQ $2, R11")
+	emit("\tMOVQ b+32(FP), DI")
+	emit("\tLEAQ (R8)(R8*2), R9")
+	emit("\tLEAQ (R8)(R8*4), R10")
+	if mr > 6 {
+		emit("\tLEAQ (SI)(R9*2), DX")
+	}
 	for i := 0; i < 2*mr; i++ {
-		if reg == "Z" {
+		if avx512 {
 			emit("\tVPXORD %s, %s, %s", r(i), r(i), r(i))
 		} else {
 			emit("\tVXORPS %s, %s, %s", r(i), r(i), r(i))
@@ -49,45 +76,90 @@ func micro(name, reg string, mr, w int) {
 		if i%2 == 1 {
 			x = x1
 		}
-		emit("\tVBROADCASTSS %d(SI), %s", 4*i, x)
+		emit("\tVBROADCASTSS %s, %s", rowAddr(i), x)
 		emit("\tVFMADD231PS %s, %s, %s", b0, x, r(2*i))
 		emit("\tVFMADD231PS %s, %s, %s", b1, x, r(2*i+1))
 	}
-	emit("\tADDQ $%d, SI", 4*mr)
+	emit("\tADDQ R11, SI")
+	if mr > 6 {
+		emit("\tADDQ R11, DX")
+	}
 	emit("\tADDQ $%d, DI", 4*nr)
 	emit("\tDECQ CX")
 	emit("\tJNE loop")
 	emit("scale:")
-	emit("\tMOVQ c+24(FP), DX")
-	emit("\tMOVQ ldc+32(FP), BX")
+	emit("\tMOVQ c+40(FP), DI")
+	emit("\tMOVQ ldc+48(FP), BX")
 	emit("\tSHLQ $2, BX")
-	emit("\tVBROADCASTSS alpha+40(FP), %s", x0)
-	emit("\tVBROADCASTSS beta+44(FP), %s", x1)
+	emit("\tMOVQ rows+64(FP), R12")
+	emit("\tVBROADCASTSS alpha+56(FP), %s", x0)
 	for i := 0; i < 2*mr; i++ {
 		emit("\tVMULPS %s, %s, %s", x0, r(i), r(i))
 	}
-	emit("\tMOVQ load+48(FP), AX")
+	emit("\tVBROADCASTSS beta+60(FP), %s", x1)
+	// Column masks: K1, K2 (AVX-512) or b0, b1 as vectors (AVX2).
+	emit("\tMOVQ cmask+72(FP), AX")
+	if avx512 {
+		emit("\tKMOVW AX, K1")
+		emit("\tSHRQ $16, AX")
+		emit("\tKMOVW AX, K2")
+	} else {
+		emit("\tMOVQ AX, X12")
+		emit("\tVPBROADCASTD X12, %s", b0)
+		emit("\tVPAND colbits<>(SB), %s, %s", b0, b0)
+		emit("\tVPCMPEQD colbits<>(SB), %s, %s", b0, b0)
+		emit("\tSHRQ $8, AX")
+		emit("\tMOVQ AX, X13")
+		emit("\tVPBROADCASTD X13, %s", b1)
+		emit("\tVPAND colbits<>(SB), %s, %s", b1, b1)
+		emit("\tVPCMPEQD colbits<>(SB), %s, %s", b1, b1)
+	}
+	load := func(off int, mask, dst string) {
+		if avx512 {
+			emit("\tVMOVUPS.Z %d(DI), %s, %s", off, mask, dst)
+		} else {
+			emit("\tVMASKMOVPS %d(DI), %s, %s", off, mask, dst)
+		}
+	}
+	store := func(src string, off int, mask string) {
+		if avx512 {
+			emit("\tVMOVUPS %s, %s, %d(DI)", src, mask, off)
+		} else {
+			emit("\tVMASKMOVPS %s, %s, %d(DI)", src, mask, off)
+		}
+	}
+	m0, m1 := "K1", "K2"
+	if !avx512 {
+		m0, m1 = b0, b1
+	}
+	emit("\tMOVQ load+80(FP), AX")
 	emit("\tTESTQ AX, AX")
 	emit("\tJEQ store")
 	for i := 0; i < mr; i++ {
-		emit("\tVFMADD231PS (DX), %s, %s", x1, r(2*i))
-		emit("\tVFMADD231PS %d(DX), %s, %s", vb, x1, r(2*i+1))
-		emit("\tVMOVUPS %s, (DX)", r(2*i))
-		emit("\tVMOVUPS %s, %d(DX)", r(2*i+1), vb)
+		load(0, m0, x0)
+		emit("\tVFMADD231PS %s, %s, %s", x0, x1, r(2*i))
+		store(r(2*i), 0, m0)
+		load(vb, m1, x0)
+		emit("\tVFMADD231PS %s, %s, %s", x0, x1, r(2*i+1))
+		store(r(2*i+1), vb, m1)
 		if i < mr-1 {
-			emit("\tADDQ BX, DX")
+			emit("\tCMPQ R12, $%d", i+1)
+			emit("\tJEQ done")
+			emit("\tADDQ BX, DI")
 		}
 	}
-	emit("\tVZEROUPPER")
-	emit("\tRET")
+	emit("\tJMP done")
 	emit("store:")
 	for i := 0; i < mr; i++ {
-		emit("\tVMOVUPS %s, (DX)", r(2*i))
-		emit("\tVMOVUPS %s, %d(DX)", r(2*i+1), vb)
+		store(r(2*i), 0, m0)
+		store(r(2*i+1), vb, m1)
 		if i < mr-1 {
-			emit("\tADDQ BX, DX")
+			emit("\tCMPQ R12, $%d", i+1)
+			emit("\tJEQ done")
+			emit("\tADDQ BX, DI")
 		}
 	}
+	emit("done:")
 	emit("\tVZEROUPPER")
 	emit("\tRET")
 	emit("")
@@ -97,6 +169,12 @@ func main() {
 	emit("// Code generated by gen_kernels.go; DO NOT EDIT.")
 	emit("")
 	emit("#include \"textflag.h\"")
+	emit("")
+	emit("// colbits holds 1<<j in lane j: AVX2 turns a column mask into lanes with it.")
+	for j := 0; j < 8; j++ {
+		emit("DATA colbits<>+%d(SB)/4, $%d", 4*j, 1<<j)
+	}
+	emit("GLOBL colbits<>(SB), RODATA|NOPTR, $32")
 	emit("")
 	micro("microAVX512", "Z", 12, 16)
 	micro("microAVX2", "Y", 6, 8)

@@ -8,6 +8,6 @@ func bestKernel() *kernel { return kernelGo }
 func kernels() []*kernel { return []*kernel{kernelGo} }
 
 // microAsm is never reached: no assembly kernel is registered here.
-func microAsm(id, kc int, a, b, c []float32, ldc int, alpha, beta float32, load bool) {
+func microAsm(id, mr, nr, kc int, a []float32, rsa, csa int, b, c []float32, ldc int, alpha, beta float32, rows, cols int, load bool) {
 	panic("gemm: no assembly kernels on this architecture")
 }
