@@ -52,24 +52,19 @@ func softmaxCausalRow(row []float32, n int) {
 	for _, v := range x[1:] {
 		m = max(m, v)
 	}
-	var s float32
-	for i, v := range x {
-		e := expf(v - m)
-		x[i] = e
-		s += e
-	}
-	inv := 1 / s
+	inv := 1 / expSum(x, m)
 	for i := range x {
 		x[i] *= inv
 	}
 	clear(row[n:])
 }
 
-// attentionBackward adds the qkv gradient of heads [lo, hi). dAtt is
-// scratch of the size of att, overwritten.
+// attentionBackward adds the qkv gradient of heads [lo, hi) to dQKV
+// (beta 1) or writes it (beta 0). dAtt is scratch of the size of att,
+// overwritten.
 //
 //	dQKV: (B,T,3C)  dAtt: (B,NH,T,T)  dOut: (B,T,C)  qkv: (B,T,3C)  att, attd, mask: (B,NH,T,T)
-func attentionBackward(dQKV, dAtt, dOut, qkv, att, attd, mask []float32, t, c, nh, lo, hi int) {
+func attentionBackward(dQKV, dAtt, dOut, qkv, att, attd, mask []float32, t, c, nh, lo, hi int, beta float32) {
 	hs := c / nh
 	scale := float32(1 / math.Sqrt(float64(hs)))
 	c3 := 3 * c
@@ -89,7 +84,7 @@ func attentionBackward(dQKV, dAtt, dOut, qkv, att, attd, mask []float32, t, c, n
 		da = da[:len(a)]
 		// y = ad·v: dad = dy·vᵀ, dv += adᵀ·dy
 		gemm.Sgemm(false, true, t, t, hs, 1, dy, c, v, c3, 0, da, t)
-		gemm.Sgemm(true, false, t, hs, t, 1, ad, t, dy, c, 1, dv, c3)
+		gemm.Sgemm(true, false, t, hs, t, 1, ad, t, dy, c, beta, dv, c3)
 		if mask != nil {
 			m := mask[i*tt : i*tt+tt]
 			m = m[:len(a)]
@@ -112,8 +107,8 @@ func attentionBackward(dQKV, dAtt, dOut, qkv, att, attd, mask []float32, t, c, n
 			clear(dr[r+1:])
 		}
 		// pre = scale·q·kᵀ: dq += scale·dpre·k, dk += scale·dpreᵀ·q
-		gemm.Sgemm(false, false, t, hs, t, scale, da, t, k, c3, 1, dq, c3)
-		gemm.Sgemm(true, false, t, hs, t, scale, da, t, q, c3, 1, dk, c3)
+		gemm.Sgemm(false, false, t, hs, t, scale, da, t, k, c3, beta, dq, c3)
+		gemm.Sgemm(true, false, t, hs, t, scale, da, t, q, c3, beta, dk, c3)
 	}
 }
 
@@ -129,10 +124,11 @@ func (j *attentionForwardJob) run(lo, hi int) {
 type attentionBackwardJob struct {
 	dQKV, dAtt, dOut, qkv, att, attd, mask []float32
 	t, c, nh                               int
+	beta                                   float32
 }
 
 func (j *attentionBackwardJob) run(lo, hi int) {
-	attentionBackward(j.dQKV, j.dAtt, j.dOut, j.qkv, j.att, j.attd, j.mask, j.t, j.c, j.nh, lo, hi)
+	attentionBackward(j.dQKV, j.dAtt, j.dOut, j.qkv, j.att, j.attd, j.mask, j.t, j.c, j.nh, lo, hi, j.beta)
 }
 
 // attentionForward runs attentionForward over the B·NH heads in parallel.
@@ -142,7 +138,7 @@ func (k *kern) attentionForward(out, att, attd, qkv, mask []float32, b, t, c, nh
 }
 
 // attentionBackward runs attentionBackward over the B·NH heads in parallel.
-func (k *kern) attentionBackward(dQKV, dAtt, dOut, qkv, att, attd, mask []float32, b, t, c, nh int) {
-	k.attnBwdJob = attentionBackwardJob{dQKV, dAtt, dOut, qkv, att, attd, mask, t, c, nh}
+func (k *kern) attentionBackward(dQKV, dAtt, dOut, qkv, att, attd, mask []float32, b, t, c, nh int, beta float32) {
+	k.attnBwdJob = attentionBackwardJob{dQKV, dAtt, dOut, qkv, att, attd, mask, t, c, nh, beta}
 	parallel(b*nh, 1, &k.attnBwdJob)
 }

@@ -24,12 +24,8 @@ func crossEntropyForward(probs []float32, losses []float64, logits []float32, ta
 		for _, z := range x[1:] {
 			m = max(m, z)
 		}
-		var s float32
-		for i, z := range x {
-			e := expf(z - m)
-			p[i] = e
-			s += e
-		}
+		copy(p, x)
+		s := expSum(p, m)
 		inv := 1 / s
 		for i := range p {
 			p[i] *= inv
@@ -39,20 +35,30 @@ func crossEntropyForward(probs []float32, losses []float64, logits []float32, ta
 }
 
 // crossEntropyBackward adds scale·(probs - onehot(target)) to the logits'
-// gradient of rows [lo, hi) whose target is not ignored.
+// gradient of rows [lo, hi) whose target is not ignored; with set it
+// writes it instead, and zeroes the rows of ignored targets.
 //
 //	dLogits, probs: (N,V)  targets: (N)
-func crossEntropyBackward(dLogits, probs []float32, targets []int32, scale float32, v, lo, hi int) {
+func crossEntropyBackward(dLogits, probs []float32, targets []int32, scale float32, v, lo, hi int, set bool) {
 	for r := lo; r < hi; r++ {
 		tg := int(targets[r])
+		d := dLogits[r*v : r*v+v]
 		if tg < 0 {
+			if set {
+				clear(d)
+			}
 			continue
 		}
 		p := probs[r*v : r*v+v]
-		d := dLogits[r*v : r*v+v]
 		d = d[:len(p)]
-		for i, x := range p {
-			d[i] += scale * x
+		if set {
+			for i, x := range p {
+				d[i] = scale * x
+			}
+		} else {
+			for i, x := range p {
+				d[i] += scale * x
+			}
 		}
 		d[tg] -= scale
 	}
@@ -107,14 +113,15 @@ type crossEntropyBackwardJob struct {
 	targets        []int32
 	scale          float32
 	v              int
+	set            bool
 }
 
 func (j *crossEntropyBackwardJob) run(lo, hi int) {
-	crossEntropyBackward(j.dLogits, j.probs, j.targets, j.scale, j.v, lo, hi)
+	crossEntropyBackward(j.dLogits, j.probs, j.targets, j.scale, j.v, lo, hi, j.set)
 }
 
 // crossEntropyBackward runs crossEntropyBackward over n rows in parallel.
-func (k *kern) crossEntropyBackward(dLogits, probs []float32, targets []int32, scale float32, n, v int) {
-	k.ceBwdJob = crossEntropyBackwardJob{dLogits, probs, targets, scale, v}
+func (k *kern) crossEntropyBackward(dLogits, probs []float32, targets []int32, scale float32, n, v int, set bool) {
+	k.ceBwdJob = crossEntropyBackwardJob{dLogits, probs, targets, scale, v, set}
 	parallel(n, 32, &k.ceBwdJob)
 }

@@ -128,7 +128,14 @@ type residualJob struct {
 
 func (j *residualJob) run(lo, hi int) {
 	if j.backward {
-		residualBackward(j.out, j.x, j.mask, lo, hi)
+		o := j.out[lo:hi]
+		d := j.x[lo:hi]
+		d = d[:len(o)]
+		m := j.mask[lo:hi]
+		m = m[:len(o)]
+		for i, v := range d {
+			o[i] = v * m[i]
+		}
 		return
 	}
 	residualForward(j.out, j.res, j.x, j.mask, lo, hi)
@@ -140,8 +147,8 @@ func (k *kern) residualForward(out, res, x, mask []float32, n int) {
 	parallel(n, 8192, &k.residualJob)
 }
 
-// residualBackward runs residualBackward over n elements in parallel.
-func (k *kern) residualBackward(dX, dOut, mask []float32, n int) {
+// residualBackwardSet writes dOut⊙mask to dX over n elements in parallel.
+func (k *kern) residualBackwardSet(dX, dOut, mask []float32, n int) {
 	k.residualJob = residualJob{out: dX, x: dOut, mask: mask, backward: true}
 	parallel(n, 8192, &k.residualJob)
 }

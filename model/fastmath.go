@@ -44,3 +44,60 @@ func tanhf(x float32) float32 {
 	}
 	return 1 - 2/(expf(2*x)+1)
 }
+
+// tanhRational returns tanh(x) in float32 as Eigen's ptanh_float does: an
+// odd rational function of degree 13/6, clamped where tanh rounds to ±1.
+func tanhRational(x float32) float32 {
+	const (
+		a1  = 4.89352455891786e-03
+		a3  = 6.37261928875436e-04
+		a5  = 1.48572235717979e-05
+		a7  = 5.12229709037114e-08
+		a9  = -8.60467152213735e-11
+		a11 = 2.00018790482477e-13
+		a13 = -2.76076847742355e-16
+		b0  = 4.89352518554385e-03
+		b2  = 2.26843463243900e-03
+		b4  = 1.18534705686654e-04
+		b6  = 1.19825839466702e-06
+		lim = 7.90531110763549805
+	)
+	if x > lim {
+		x = lim
+	}
+	if x < -lim {
+		x = -lim
+	}
+	x2 := x * x
+	p := float32(a13)
+	p = p*x2 + a11
+	p = p*x2 + a9
+	p = p*x2 + a7
+	p = p*x2 + a5
+	p = p*x2 + a3
+	p = p*x2 + a1
+	p *= x
+	q := float32(b6)
+	q = q*x2 + b4
+	q = q*x2 + b2
+	q = q*x2 + b0
+	return p / q
+}
+
+// expSum replaces x[i] by e^(x[i]-m) and returns their sum.
+func expSum(x []float32, m float32) float32 {
+	var s float32
+	i := 0
+	if useAVX2 {
+		i = len(x) &^ 7
+		if i > 0 {
+			s = expSumAVX2(&x[0], i, m)
+		}
+	}
+	for ; i < len(x); i++ {
+		e := expf(x[i] - m)
+		x[i] = e
+		s += e
+	}
+	return s
+}

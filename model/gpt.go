@@ -317,8 +317,10 @@ func (g *GPT) Backward(scale float32) {
 	}
 	k := &g.k
 
-	clear(g.dlogits[:N*V])
-	k.crossEntropyBackward(g.dlogits, g.probs, g.targets, scale, N, V)
+	// Each activation gradient is written (not added to) by its first
+	// writer, so none needs clearing; the residual stream's gradient dres
+	// is written by ln_f's backward and then accumulated through the blocks.
+	k.crossEntropyBackward(g.dlogits, g.probs, g.targets, scale, N, V, true)
 	xLast := g.encoded
 	if g.dropped {
 		xLast = g.x0
@@ -326,10 +328,8 @@ func (g *GPT) Backward(scale float32) {
 	if len(g.layers) > 0 {
 		xLast = g.layers[len(g.layers)-1].res3
 	}
-	clear(g.dln[:N*C])
-	k.linearBackward(g.dln, g.dwte, nil, g.dlogits, g.lnf, g.wte, N, C, V)
-	clear(g.dres[:N*C])
-	k.layerNormBackward(g.dres, g.dlnfW, g.dlnfB, g.dln, xLast, g.lnfMean, g.lnfRstd, g.lnfW, N, C)
+	k.linearBackwardSet(g.dln, g.dwte, nil, g.dlogits, g.lnf, g.wte, N, C, V)
+	k.layerNormBackwardSet(g.dres, g.dlnfW, g.dlnfB, g.dln, xLast, g.lnfMean, g.lnfRstd, g.lnfW, N, C, true)
 
 	for l := len(g.layers) - 1; l >= 0; l-- {
 		L := &g.layers[l]
@@ -346,36 +346,27 @@ func (g *GPT) Backward(scale float32) {
 		// res3 = res2 + fcproj⊙fm: the residual's gradient stays in dres
 		dproj := g.dres
 		if fm != nil {
-			clear(g.dtmp[:N*C])
-			k.residualBackward(g.dtmp, g.dres, fm, N*C)
+			k.residualBackwardSet(g.dtmp, g.dres, fm, N*C)
 			dproj = g.dtmp
 		}
-		clear(g.dfchg[:N*4*C])
-		k.linearBackward(g.dfchg, L.dfcprojW, L.dfcprojB, dproj, L.fchGelu, L.fcprojW, N, 4*C, C)
-		clear(g.dfch[:N*4*C])
-		k.geluBackward(g.dfch, g.dfchg, L.fch, L.fchTanh, N*4*C)
-		clear(g.dln[:N*C])
-		k.linearBackward(g.dln, L.dfcW, L.dfcB, g.dfch, L.ln2, L.fcW, N, C, 4*C)
+		k.linearBackwardSet(g.dfchg, L.dfcprojW, L.dfcprojB, dproj, L.fchGelu, L.fcprojW, N, 4*C, C)
+		k.geluBackward(g.dfch, g.dfchg, L.fch, L.fchTanh, N*4*C, true)
+		k.linearBackwardSet(g.dln, L.dfcW, L.dfcB, g.dfch, L.ln2, L.fcW, N, C, 4*C)
 		k.layerNormBackward(g.dres, L.dln2W, L.dln2B, g.dln, L.res2, L.ln2Mean, L.ln2Rstd, L.ln2W, N, C)
 		// res2 = x + attproj⊙pm
 		dproj = g.dres
 		if pm != nil {
-			clear(g.dtmp[:N*C])
-			k.residualBackward(g.dtmp, g.dres, pm, N*C)
+			k.residualBackwardSet(g.dtmp, g.dres, pm, N*C)
 			dproj = g.dtmp
 		}
-		clear(g.datty[:N*C])
-		k.linearBackward(g.datty, L.dprojW, L.dprojB, dproj, L.atty, L.projW, N, C, C)
-		clear(g.dqkv[:N*3*C])
-		k.attentionBackward(g.dqkv, g.datt, g.datty, L.qkv, L.att, L.attd, am, B, T, C, NH)
-		clear(g.dln[:N*C])
-		k.linearBackward(g.dln, L.dattnW, L.dattnB, g.dqkv, L.ln1, L.attnW, N, C, 3*C)
+		k.linearBackwardSet(g.datty, L.dprojW, L.dprojB, dproj, L.atty, L.projW, N, C, C)
+		k.attentionBackward(g.dqkv, g.datt, g.datty, L.qkv, L.att, L.attd, am, B, T, C, NH, 0)
+		k.linearBackwardSet(g.dln, L.dattnW, L.dattnB, g.dqkv, L.ln1, L.attnW, N, C, 3*C)
 		k.layerNormBackward(g.dres, L.dln1W, L.dln1B, g.dln, x, L.ln1Mean, L.ln1Rstd, L.ln1W, N, C)
 	}
 	dEnc := g.dres
 	if g.dropped {
-		clear(g.dtmp[:N*C])
-		k.residualBackward(g.dtmp, g.dres, g.embMask, N*C)
+		k.residualBackwardSet(g.dtmp, g.dres, g.embMask, N*C)
 		dEnc = g.dtmp
 	}
 	k.encoderBackward(g.dwte, g.dwpe, dEnc, g.tokens, B, T, C)

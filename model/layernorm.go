@@ -42,10 +42,11 @@ func layerNormForward(out, mean, rstd, in, w, b []float32, c, lo, hi int) {
 	}
 }
 
-// layerNormBackwardRows adds the input gradient of rows [lo, hi).
+// layerNormBackwardRows adds the input gradient of rows [lo, hi) to dIn,
+// or with set writes it.
 //
 //	dIn: (N,C)  dOut: (N,C)  in: (N,C)  mean, rstd: (N)  w: (C)
-func layerNormBackwardRows(dIn, dOut, in, mean, rstd, w []float32, c, lo, hi int) {
+func layerNormBackwardRows(dIn, dOut, in, mean, rstd, w []float32, c, lo, hi int, set bool) {
 	w = w[:c]
 	for r := lo; r < hi; r++ {
 		x := in[r*c : r*c+c]
@@ -63,6 +64,13 @@ func layerNormBackwardRows(dIn, dOut, in, mean, rstd, w []float32, c, lo, hi int
 		dnm /= float32(c)
 		di := dIn[r*c : r*c+c]
 		di = di[:len(w)]
+		if set {
+			for i, v := range x {
+				n := (v - m) * rs
+				di[i] = (w[i]*d[i] - dm - n*dnm) * rs
+			}
+			continue
+		}
 		for i, v := range x {
 			n := (v - m) * rs
 			di[i] += (w[i]*d[i] - dm - n*dnm) * rs
@@ -110,10 +118,11 @@ func (j *layerNormForwardJob) run(lo, hi int) {
 type layerNormBackwardJob struct {
 	dIn, dOut, in, mean, rstd, w []float32
 	c                            int
+	set                          bool
 }
 
 func (j *layerNormBackwardJob) run(lo, hi int) {
-	layerNormBackwardRows(j.dIn, j.dOut, j.in, j.mean, j.rstd, j.w, j.c, lo, hi)
+	layerNormBackwardRows(j.dIn, j.dOut, j.in, j.mean, j.rstd, j.w, j.c, lo, hi, j.set)
 }
 
 type layerNormBackwardColJob struct {
@@ -135,7 +144,12 @@ func (k *kern) layerNormForward(out, mean, rstd, in, w, b []float32, n, c int) {
 //
 //	dIn: (N,C)  dW, dB: (C)  dOut, in: (N,C)  mean, rstd: (N)  w: (C)
 func (k *kern) layerNormBackward(dIn, dW, dB, dOut, in, mean, rstd, w []float32, n, c int) {
-	k.lnBwdJob = layerNormBackwardJob{dIn, dOut, in, mean, rstd, w, c}
+	k.layerNormBackwardSet(dIn, dW, dB, dOut, in, mean, rstd, w, n, c, false)
+}
+
+// layerNormBackwardSet is layerNormBackward, but with set it overwrites dIn.
+func (k *kern) layerNormBackwardSet(dIn, dW, dB, dOut, in, mean, rstd, w []float32, n, c int, set bool) {
+	k.lnBwdJob = layerNormBackwardJob{dIn, dOut, in, mean, rstd, w, c, set}
 	parallel(n, 16, &k.lnBwdJob)
 	k.lnBwdColJob = layerNormBackwardColJob{dW, dB, dOut, in, mean, rstd, n, c}
 	parallel(colChunks(c), 1, &k.lnBwdColJob)

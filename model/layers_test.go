@@ -94,7 +94,7 @@ func TestGELUGrad(t *testing.T) {
 	loss()
 	din := make([]float32, N)
 	var k kern
-	k.geluBackward(din, R, in, th, N)
+	k.geluBackward(din, R, in, th, N, false)
 	checkGrad(t, "gelu", in, din, loss, 1e-3, 1e-3)
 }
 
@@ -135,7 +135,7 @@ func TestAttentionGrad(t *testing.T) {
 			}
 			loss()
 			dqkv, datt := make([]float32, B*T*3*C), make([]float32, B*NH*T*T)
-			k.attentionBackward(dqkv, datt, R, qkv, att, attd, mask, B, T, C, NH)
+			k.attentionBackward(dqkv, datt, R, qkv, att, attd, mask, B, T, C, NH, 1)
 			checkGrad(t, "attention qkv", qkv, dqkv, loss, 2e-3, 2e-3)
 		})
 	}
@@ -161,7 +161,7 @@ func TestCrossEntropyGrad(t *testing.T) {
 	}
 	dl := make([]float32, N*V)
 	const scale = 0.5
-	k.crossEntropyBackward(dl, probs, targets, scale, N, V)
+	k.crossEntropyBackward(dl, probs, targets, scale, N, V, false)
 	for i := range dl {
 		dl[i] /= scale
 	}
@@ -224,5 +224,127 @@ func TestFastMath(t *testing.T) {
 		if r := (float64(got) - want) / want; r > 3e-7 || r < -3e-7 {
 			t.Fatalf("expf(%g) = %g; want %g", x, got, want)
 		}
+	}
+}
+
+// TestSIMDMatchesGo holds the AVX2 kernels to their Go references.
+func TestSIMDMatchesGo(t *testing.T) {
+	if !useAVX2 {
+		t.Skip("no AVX2 on this CPU: only the Go kernels run")
+	}
+	rng := rand.New(rand.NewPCG(17, 18))
+	const n = 1003
+	in, d := randSlice(rng, n, 3), randSlice(rng, n, 1)
+	in[0], in[1], in[2] = 20, -20, 0
+	out1, th1, out2, th2 := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+	geluForward(out1, th1, in, 0, n)
+	geluForwardGo(out2, th2, in, 0, n)
+	for i := range out1 {
+		tol := 1e-6 * max(1, abs32(in[i]))
+		if diff := out1[i] - out2[i]; diff > tol || diff < -tol || th1[i]-th2[i] > 1e-6 || th2[i]-th1[i] > 1e-6 {
+			t.Fatalf("geluForward(%g) = %g, tanh %g; want %g, %g (Go)", in[i], out1[i], th1[i], out2[i], th2[i])
+		}
+	}
+	di1, di2 := make([]float32, n), make([]float32, n)
+	geluBackward(di1, d, in, th1, 0, n, false)
+	geluBackwardGo(di2, d, in, th1, 0, n, false)
+	for i := range di1 {
+		if diff := di1[i] - di2[i]; diff > 1e-5 || diff < -1e-5 {
+			t.Fatalf("geluBackward at %g = %g; want %g (Go)", in[i], di1[i], di2[i])
+		}
+	}
+	for _, m := range []int{1, 7, 8, 9, 64, 65} {
+		x := randSlice(rng, m, 5)
+		y := append([]float32(nil), x...)
+		mx := float32(2)
+		s1 := expSum(x, mx)
+		var s2 float32
+		for i := range y {
+			y[i] = expf(y[i] - mx)
+			s2 += y[i]
+		}
+		for i := range x {
+			if r := (x[i] - y[i]) / y[i]; r > 1e-6 || r < -1e-6 {
+				t.Fatalf("expSum element %d of %d = %g; want %g", i, m, x[i], y[i])
+			}
+		}
+		if r := (s1 - s2) / s2; r > 1e-5 || r < -1e-5 {
+			t.Errorf("expSum(%d elements) = %g; want %g", m, s1, s2)
+		}
+	}
+}
+
+func TestTanhRational(t *testing.T) {
+	for x := float32(-20); x <= 20; x += 0.001 {
+		got, want := tanhRational(x), mathTanh(float64(x))
+		if d := float64(got) - want; d > 1e-6 || d < -1e-6 {
+			t.Fatalf("tanhRational(%g) = %g; want %g", x, got, want)
+		}
+	}
+}
+
+func abs32(x float32) float32 { return max(x, -x) }
+
+// TestSetVariants: the "set" form of each backward equals clearing and
+// adding.
+func TestSetVariants(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	junk := func(n int) []float32 { return randSlice(rng, n, 5) }
+	var k kern
+	equal := func(name string, set, add []float32) {
+		t.Helper()
+		for i := range set {
+			if set[i] != add[i] {
+				t.Fatalf("%s set[%d] = %g; want %g (clear and add)", name, i, set[i], add[i])
+			}
+		}
+	}
+	{
+		const n = 1001
+		in, d, th, out := junk(n), junk(n), make([]float32, n), make([]float32, n)
+		geluForward(out, th, in, 0, n)
+		set, add := junk(n), make([]float32, n)
+		k.geluBackward(set, d, in, th, n, true)
+		k.geluBackward(add, d, in, th, n, false)
+		equal("geluBackward", set, add)
+	}
+	{
+		const N, C = 9, 12
+		in, w, d := junk(N*C), junk(C), junk(N*C)
+		out, mean, rstd := make([]float32, N*C), make([]float32, N), make([]float32, N)
+		layerNormForward(out, mean, rstd, in, w, nil, C, 0, N)
+		set, add := junk(N*C), make([]float32, N*C)
+		k.layerNormBackwardSet(set, make([]float32, C), nil, d, in, mean, rstd, w, N, C, true)
+		k.layerNormBackward(add, make([]float32, C), nil, d, in, mean, rstd, w, N, C)
+		equal("layerNormBackward", set, add)
+	}
+	{
+		const N, V = 5, 7
+		logits, targets := junk(N*V), []int32{1, -1, 3, 0, -1}
+		probs, losses := make([]float32, N*V), make([]float64, N)
+		k.crossEntropy(probs, losses, logits, targets, N, V)
+		set, add := junk(N*V), make([]float32, N*V)
+		k.crossEntropyBackward(set, probs, targets, 0.5, N, V, true)
+		k.crossEntropyBackward(add, probs, targets, 0.5, N, V, false)
+		equal("crossEntropyBackward", set, add)
+	}
+	{
+		const B, T, C, NH = 2, 5, 8, 2
+		qkv, dy := junk(B*T*3*C), junk(B*T*C)
+		out, att := make([]float32, B*T*C), make([]float32, B*NH*T*T)
+		k.attentionForward(out, att, nil, qkv, nil, B, T, C, NH)
+		set, add := junk(B*T*3*C), make([]float32, B*T*3*C)
+		k.attentionBackward(set, make([]float32, B*NH*T*T), dy, qkv, att, nil, nil, B, T, C, NH, 0)
+		k.attentionBackward(add, make([]float32, B*NH*T*T), dy, qkv, att, nil, nil, B, T, C, NH, 1)
+		equal("attentionBackward", set, add)
+	}
+	{
+		const N = 77
+		d, m := junk(N), make([]float32, N)
+		dropoutMask(m, 0.3, 1, 2)
+		set, add := junk(N), make([]float32, N)
+		k.residualBackwardSet(set, d, m, N)
+		residualBackward(add, d, m, 0, N)
+		equal("residualBackward", set, add)
 	}
 }

@@ -23,8 +23,18 @@ func linearForward(out, in, w, bias []float32, n, c, oc int) {
 //
 //	dIn: (N,C)  dW: (OC,C)  dBias: (OC)  dOut: (N,OC)  in: (N,C)  w: (OC,C)
 func (k *kern) linearBackward(dIn, dW, dBias, dOut, in, w []float32, n, c, oc int) {
+	k.linearBackwardBeta(dIn, dW, dBias, dOut, in, w, n, c, oc, 1)
+}
+
+// linearBackwardSet is linearBackward but overwrites dIn instead of adding
+// to it (the parameter gradients are still added to).
+func (k *kern) linearBackwardSet(dIn, dW, dBias, dOut, in, w []float32, n, c, oc int) {
+	k.linearBackwardBeta(dIn, dW, dBias, dOut, in, w, n, c, oc, 0)
+}
+
+func (k *kern) linearBackwardBeta(dIn, dW, dBias, dOut, in, w []float32, n, c, oc int, beta float32) {
 	if dIn != nil {
-		gemm.Sgemm(false, false, n, c, oc, 1, dOut, oc, w, c, 1, dIn, c)
+		gemm.Sgemm(false, false, n, c, oc, 1, dOut, oc, w, c, beta, dIn, c)
 	}
 	gemm.Sgemm(true, false, oc, c, n, 1, dOut, oc, in, c, 1, dW, c)
 	if dBias != nil {

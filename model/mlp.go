@@ -144,17 +144,15 @@ func (m *MLP) Backward(scale float32) {
 	}
 	last := len(m.w) - 1
 	d := m.dact[last][:B*m.cfg.Classes]
-	clear(d)
-	m.k.crossEntropyBackward(d, m.probs, m.targets, scale, B, m.cfg.Classes)
+	m.k.crossEntropyBackward(d, m.probs, m.targets, scale, B, m.cfg.Classes, true)
 	for i := last; i >= 0; i-- {
 		x := m.feats[:B*m.cfg.Inputs]
 		var dx []float32
 		if i > 0 {
 			x = m.act[i-1][:B*m.in[i]]
 			dx = m.dact[i-1][:B*m.in[i]]
-			clear(dx)
 		}
-		m.k.linearBackward(dx, m.dw[i], m.dbias[i], m.dact[i][:B*m.out[i]], x, m.w[i], B, m.in[i], m.out[i])
+		m.k.linearBackwardSet(dx, m.dw[i], m.dbias[i], m.dact[i][:B*m.out[i]], x, m.w[i], B, m.in[i], m.out[i])
 		if i > 0 {
 			// the ReLU in place: zero the gradient where the output was not positive
 			for j, v := range x {

@@ -1,0 +1,117 @@
+package model
+
+import (
+	"math/rand/v2"
+	"runtime"
+	"testing"
+)
+
+// cpuLoop runs f in a benchmark loop and reports the CPU ns of the
+// benchmark's thread per op (see threadCPU).
+func cpuLoop(b *testing.B, f func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	c0 := threadCPU()
+	for b.Loop() {
+		f()
+	}
+	b.ReportMetric(float64((threadCPU()-c0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+}
+
+var sink float32
+
+func BenchmarkExpf(b *testing.B) {
+	x := randSlice(rand.New(rand.NewPCG(1, 1)), 4096, 3)
+	cpuLoop(b, func() {
+		var s float32
+		for _, v := range x {
+			s += expf(v)
+		}
+		sink = s
+	})
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(x)), "ns/elem")
+}
+
+func BenchmarkTanhf(b *testing.B) {
+	x := randSlice(rand.New(rand.NewPCG(1, 1)), 4096, 3)
+	cpuLoop(b, func() {
+		var s float32
+		for _, v := range x {
+			s += tanhf(v)
+		}
+		sink = s
+	})
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(x)), "ns/elem")
+}
+
+func BenchmarkGELU(b *testing.B) {
+	const n = 12 * 64 * 512
+	rng := rand.New(rand.NewPCG(1, 1))
+	in, out, th, d := randSlice(rng, n, 1), make([]float32, n), make([]float32, n), randSlice(rng, n, 1)
+	b.Run("forward", func(b *testing.B) {
+		cpuLoop(b, func() {
+			geluForward(out, th, in, 0, n)
+		})
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/elem")
+	})
+	b.Run("backward", func(b *testing.B) {
+		cpuLoop(b, func() {
+			geluBackward(out, d, in, th, 0, n, true)
+		})
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/elem")
+	})
+}
+
+func BenchmarkAttention(b *testing.B) {
+	const B, T, C, NH = 12, 64, 128, 4
+	rng := rand.New(rand.NewPCG(1, 1))
+	qkv, dy := randSlice(rng, B*T*3*C, 1), randSlice(rng, B*T*C, 1)
+	out, att, datt, dqkv := make([]float32, B*T*C), make([]float32, B*NH*T*T), make([]float32, B*NH*T*T), make([]float32, B*T*3*C)
+	b.Run("forward", func(b *testing.B) {
+		cpuLoop(b, func() {
+			attentionForward(out, att, nil, qkv, nil, T, C, NH, 0, B*NH)
+		})
+	})
+	b.Run("backward", func(b *testing.B) {
+		cpuLoop(b, func() {
+			attentionBackward(dqkv, datt, dy, qkv, att, nil, nil, T, C, NH, 0, B*NH, 0)
+		})
+	})
+	b.Run("softmax", func(b *testing.B) {
+		cpuLoop(b, func() {
+			for i := 0; i < B*NH*T; i++ {
+				softmaxCausalRow(att[i*T:i*T+T], i%T+1)
+			}
+		})
+	})
+}
+
+func BenchmarkLayerNorm(b *testing.B) {
+	const N, C = 768, 128
+	rng := rand.New(rand.NewPCG(1, 1))
+	in, w, bb, d := randSlice(rng, N*C, 1), randSlice(rng, C, 1), randSlice(rng, C, 1), randSlice(rng, N*C, 1)
+	out, mean, rstd, din, dw, db := make([]float32, N*C), make([]float32, N), make([]float32, N), make([]float32, N*C), make([]float32, C), make([]float32, C)
+	b.Run("forward", func(b *testing.B) {
+		cpuLoop(b, func() {
+			layerNormForward(out, mean, rstd, in, w, bb, C, 0, N)
+		})
+	})
+	b.Run("backward", func(b *testing.B) {
+		cpuLoop(b, func() {
+			layerNormBackwardRows(din, d, in, mean, rstd, w, C, 0, N, true)
+			layerNormBackwardCols(dw, db, d, in, mean, rstd, N, C, 0, C)
+		})
+	})
+}
+
+func BenchmarkTanhRational(b *testing.B) {
+	x := randSlice(rand.New(rand.NewPCG(1, 1)), 4096, 3)
+	cpuLoop(b, func() {
+		var s float32
+		for _, v := range x {
+			s += tanhRational(v)
+		}
+		sink = s
+	})
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(x)), "ns/elem")
+}
