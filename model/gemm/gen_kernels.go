@@ -33,7 +33,11 @@ func rowAddr(i int) string {
 // vector register: accumulators reg(0..2mr-1) (row r in 2r and 2r+1), the
 // B rows in reg(2mr), reg(2mr+1), the A broadcasts alternating in
 // reg(2mr+2), reg(2mr+3).
-func micro(name, reg string, mr, w int) {
+//
+// With half set, the kernel computes only the first w columns (one vector
+// per row, mr accumulators) of a panel still packed 2·w wide: the cheap way
+// to finish C when its last panel has at most w columns.
+func micro(name, reg string, mr, w int, half bool) {
 	nr := 2 * w
 	avx512 := reg == "Z"
 	r := func(i int) string { return fmt.Sprintf("%s%d", reg, i) }
@@ -41,7 +45,11 @@ func micro(name, reg string, mr, w int) {
 	vb := 4 * w // bytes per vector
 	emit("// func %s(kc int, a *float32, rsa, csa int, b, c *float32, ldc int, alpha, beta float32, rows, cmask, load int)", name)
 	emit("//")
-	emit("// %s computes the %d×%d tile C = alpha*A·B + beta*C (C not read when", name, mr, nr)
+	tileCols := nr
+	if half {
+		tileCols = w
+	}
+	emit("// %s computes the %d×%d tile C = alpha*A·B + beta*C (C not read when", name, mr, tileCols)
 	emit("// load == 0). Element (i, p) of A is at a[i*rsa + p*csa]; b is a packed")
 	emit("// panel (kc×%d). Only the first rows rows of C, and its columns whose bit", nr)
 	emit("// is set in cmask, are read and written.")
@@ -60,6 +68,9 @@ func micro(name, reg string, mr, w int) {
 		emit("\tLEAQ (SI)(R9*2), DX")
 	}
 	for i := 0; i < 2*mr; i++ {
+		if half && i%2 == 1 {
+			continue
+		}
 		if avx512 {
 			emit("\tVPXORD %s, %s, %s", r(i), r(i), r(i))
 		} else {
@@ -70,7 +81,9 @@ func micro(name, reg string, mr, w int) {
 	emit("\tJEQ scale")
 	emit("loop:")
 	emit("\tVMOVUPS (DI), %s", b0)
-	emit("\tVMOVUPS %d(DI), %s", vb, b1)
+	if !half {
+		emit("\tVMOVUPS %d(DI), %s", vb, b1)
+	}
 	for i := 0; i < mr; i++ {
 		x := x0
 		if i%2 == 1 {
@@ -78,7 +91,9 @@ func micro(name, reg string, mr, w int) {
 		}
 		emit("\tVBROADCASTSS %s, %s", rowAddr(i), x)
 		emit("\tVFMADD231PS %s, %s, %s", b0, x, r(2*i))
-		emit("\tVFMADD231PS %s, %s, %s", b1, x, r(2*i+1))
+		if !half {
+			emit("\tVFMADD231PS %s, %s, %s", b1, x, r(2*i+1))
+		}
 	}
 	emit("\tADDQ R11, SI")
 	if mr > 6 {
@@ -94,6 +109,9 @@ func micro(name, reg string, mr, w int) {
 	emit("\tMOVQ rows+64(FP), R12")
 	emit("\tVBROADCASTSS alpha+56(FP), %s", x0)
 	for i := 0; i < 2*mr; i++ {
+		if half && i%2 == 1 {
+			continue
+		}
 		emit("\tVMULPS %s, %s, %s", x0, r(i), r(i))
 	}
 	emit("\tVBROADCASTSS beta+60(FP), %s", x1)
@@ -139,9 +157,11 @@ func micro(name, reg string, mr, w int) {
 		load(0, m0, x0)
 		emit("\tVFMADD231PS %s, %s, %s", x0, x1, r(2*i))
 		store(r(2*i), 0, m0)
-		load(vb, m1, x0)
-		emit("\tVFMADD231PS %s, %s, %s", x0, x1, r(2*i+1))
-		store(r(2*i+1), vb, m1)
+		if !half {
+			load(vb, m1, x0)
+			emit("\tVFMADD231PS %s, %s, %s", x0, x1, r(2*i+1))
+			store(r(2*i+1), vb, m1)
+		}
 		if i < mr-1 {
 			emit("\tCMPQ R12, $%d", i+1)
 			emit("\tJEQ done")
@@ -152,7 +172,9 @@ func micro(name, reg string, mr, w int) {
 	emit("store:")
 	for i := 0; i < mr; i++ {
 		store(r(2*i), 0, m0)
-		store(r(2*i+1), vb, m1)
+		if !half {
+			store(r(2*i+1), vb, m1)
+		}
 		if i < mr-1 {
 			emit("\tCMPQ R12, $%d", i+1)
 			emit("\tJEQ done")
@@ -176,8 +198,10 @@ func main() {
 	}
 	emit("GLOBL colbits<>(SB), RODATA|NOPTR, $32")
 	emit("")
-	micro("microAVX512", "Z", 12, 16)
-	micro("microAVX2", "Y", 6, 8)
+	micro("microAVX512", "Z", 12, 16, false)
+	micro("microAVX512Half", "Z", 12, 16, true)
+	micro("microAVX2", "Y", 6, 8, false)
+	micro("microAVX2Half", "Y", 6, 8, true)
 	if err := os.WriteFile("kernel_amd64.s", out.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}

@@ -46,10 +46,15 @@ func microAsm(id, mr, nr, kc int, a []float32, rsa, csa int, b, c []float32, ldc
 	b = b[:nr*kc]
 	c = c[:(rows-1)*ldc+cols]
 	cmask := 1<<cols - 1
-	switch id {
-	case idAVX512:
+	half := cols <= nr/2 // the last panel of C: half the work
+	switch {
+	case id == idAVX512 && half:
+		microAVX512Half(kc, &a[0], rsa, csa, &b[0], &c[0], ldc, alpha, beta, rows, cmask, ld)
+	case id == idAVX512:
 		microAVX512(kc, &a[0], rsa, csa, &b[0], &c[0], ldc, alpha, beta, rows, cmask, ld)
-	case idAVX2:
+	case id == idAVX2 && half:
+		microAVX2Half(kc, &a[0], rsa, csa, &b[0], &c[0], ldc, alpha, beta, rows, cmask, ld)
+	case id == idAVX2:
 		microAVX2(kc, &a[0], rsa, csa, &b[0], &c[0], ldc, alpha, beta, rows, cmask, ld)
 	default:
 		panic("gemm: unknown kernel")
@@ -68,3 +73,15 @@ func microAVX512(kc int, a *float32, rsa, csa int, b, c *float32, ldc int, alpha
 //
 //go:noescape
 func microAVX2(kc int, a *float32, rsa, csa int, b, c *float32, ldc int, alpha, beta float32, rows, cmask, load int)
+
+// microAVX512Half is microAVX512 for at most 16 columns: it computes the
+// 12×16 tile from the first half of each row of the panel b (kc×32).
+//
+//go:noescape
+func microAVX512Half(kc int, a *float32, rsa, csa int, b, c *float32, ldc int, alpha, beta float32, rows, cmask, load int)
+
+// microAVX2Half is microAVX2 for at most 8 columns: it computes the 6×8
+// tile from the first half of each row of the panel b (kc×16).
+//
+//go:noescape
+func microAVX2Half(kc int, a *float32, rsa, csa int, b, c *float32, ldc int, alpha, beta float32, rows, cmask, load int)

@@ -91,24 +91,28 @@ func (j *job) work(x *ctx) {
 }
 
 // parallel runs p on the calling goroutine and up to t-1 helpers. C is cut
-// along its longer side, so the part of the packing each goroutine repeats
-// (op(B) when cutting rows, op(A) when cutting columns) is the smaller one.
+// into about 2t parts claimed one by one, so a helper that wakes late, or a
+// core taken by another process, costs little. Parts are column ranges when
+// C has enough whole panels: then nothing is packed twice (A is read in
+// place and each part packs its own columns of B); else row ranges, each of
+// which packs all of op(B).
 func parallel(kn *kernel, p *problem, t int) {
 	j := jobs.get()
 	j.kn, j.p = kn, *p
-	j.cols = p.n > p.m
+	panels := (p.n + kn.nr - 1) / kn.nr
+	j.cols = panels >= t && (p.n%kn.nr == 0 || panels >= 4*t)
 	total, unit := p.m, kn.mr
 	if j.cols {
 		total, unit = p.n, kn.nr
 	}
 	units := (total + unit - 1) / unit
-	parts := min(t, units)
+	parts := min(2*t, units)
 	j.size = (units + parts - 1) / parts * unit
 	j.parts = (total + j.size - 1) / j.size
 	j.next.Store(0)
 
 	pool.mu.Lock()
-	for range j.parts - 1 {
+	for range min(t, j.parts) - 1 {
 		var w *worker
 		if n := len(pool.idle); n > 0 {
 			w = pool.idle[n-1]
