@@ -309,13 +309,21 @@ func (o *Op) runRecv() {
 					continue
 				}
 				slot := b.base + int64(k*S+s)
-				h, size, err := r.t.Recv(&o.octx, o.prev, scratch)
+				seg := b.buf[lo:hi]
+				// All-gather segments of float32 land in the buffer
+				// directly (one copy less); the room must fit an abort.
+				dst := scratch
+				direct := k >= n-1 && w == WireFloat32 && littleEndian && 4*len(seg) >= maxAbortPayload
+				if direct {
+					dst = bytesOf(seg)
+				}
+				h, size, err := r.t.Recv(&o.octx, o.prev, dst)
 				if err != nil {
 					o.failTransport(o.prev, err)
 					return
 				}
 				if h.Kind == KindAbort {
-					o.failAbort(h, scratch[:size])
+					o.failAbort(h, dst[:size])
 					return
 				}
 				want.Seg = uint32(slot)
@@ -324,8 +332,8 @@ func (o *Op) runRecv() {
 						Err: fmt.Errorf("%w: got %v with %d bytes; want %v with %d", ErrProtocol, h, size, want, ws*(hi-lo))})
 					return
 				}
-				seg := b.buf[lo:hi]
 				switch {
+				case direct:
 				case k < n-2:
 					decodeAdd(w, seg, scratch[:size])
 				case k == n-2: // the sum is complete here: round it as the others will see it
@@ -374,9 +382,6 @@ func (o *Op) sendAbort() {
 	f := o.firstFailure()
 	if f.culprit == o.next && (f.code == abortLost || f.code == abortClosed) && o.next != o.rank {
 		return
-	}
-	if f.culprit == o.rank && f.code == abortClosed {
-		return // our own transport is closed
 	}
 	reason := "unknown"
 	if f.err != nil {

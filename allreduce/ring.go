@@ -217,7 +217,7 @@ func (r *Ring) Close() error {
 	}
 	r.closed = true
 	if r.busy && !r.op.single {
-		r.op.fail(r.op.rank, abortClosed, ErrClosed)
+		r.op.fail(r.op.rank, abortOther, ErrClosed)
 	}
 	started := r.started
 	r.mu.Unlock()

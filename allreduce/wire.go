@@ -3,6 +3,7 @@ package allreduce
 import (
 	"encoding/binary"
 	"math"
+	"sync"
 	"unsafe"
 )
 
@@ -62,43 +63,42 @@ func toBFloat16(f float32) uint16 {
 func fromBFloat16(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
 
 // toFloat16 rounds f to IEEE binary16, to nearest, ties to even, with
-// subnormals; beyond the range it gives ±Inf; NaN stays NaN.
+// subnormals; beyond the range it gives ±Inf; NaN gives a quiet NaN. (The
+// branch-light method of F. Giesen's float_to_half_fast3_rtne: subnormals
+// are rounded by the FPU adding a magic number.)
 func toFloat16(f float32) uint16 {
-	b := math.Float32bits(f)
-	sign := uint16(b>>16) & 0x8000
-	exp := int32(b>>23) & 0xff
-	man := b & 0x7fffff
-	if exp == 0xff {
-		if man != 0 {
-			return sign | 0x7e00 | uint16(man>>13)
-		}
-		return sign | 0x7c00
-	}
-	e := exp - 127 + 15
+	const (
+		f32Inf      = 255 << 23
+		f16Max      = (127 + 16) << 23 // 65536: rounds to Inf
+		denormMagic = ((127 - 15) + (23 - 10) + 1) << 23
+	)
+	u := math.Float32bits(f)
+	sign := uint16(u>>16) & 0x8000
+	u &^= 0x80000000
 	switch {
-	case e >= 0x1f:
+	case u >= f16Max:
+		if u > f32Inf {
+			return sign | 0x7e00
+		}
 		return sign | 0x7c00
-	case e <= 0:
-		if e < -10 {
-			return sign
-		}
-		man |= 0x800000
-		shift := uint32(14 - e)
-		h := man >> shift
-		rem := man & (1<<shift - 1)
-		half := uint32(1) << (shift - 1)
-		if rem > half || (rem == half && h&1 == 1) {
-			h++
-		}
-		return sign | uint16(h)
+	case u < 113<<23: // subnormal or zero in binary16
+		v := math.Float32bits(math.Float32frombits(u) + math.Float32frombits(denormMagic))
+		return sign | uint16(v-denormMagic)
 	}
-	h := uint32(e)<<10 | man>>13
-	rem := man & 0x1fff
-	if rem > 0x1000 || (rem == 0x1000 && h&1 == 1) {
-		h++ // a carry into the exponent is right, up to Inf
-	}
-	return sign | uint16(h)
+	odd := (u >> 13) & 1
+	u -= (127 - 15) << 23 // rebias the exponent (no underflow: u >= 113<<23)
+	u += 0xfff + odd
+	return sign | uint16(u>>13)
 }
+
+// float16Table maps every binary16 to its float32, built on first use.
+var float16Table = sync.OnceValue(func() *[1 << 16]float32 {
+	t := new([1 << 16]float32)
+	for i := range t {
+		t[i] = fromFloat16(uint16(i))
+	}
+	return t
+})
 
 // fromFloat16 widens a binary16 exactly.
 func fromFloat16(h uint16) float32 {
@@ -133,21 +133,44 @@ func encode(w Wire, dst []byte, src []float32) {
 		for i, v := range src {
 			binary.LittleEndian.PutUint32(dst[4*i:], math.Float32bits(v))
 		}
-	case WireBFloat16, WireFloat16:
-		conv := toFloat16
-		if w == WireBFloat16 {
-			conv = toBFloat16
-		}
+	case WireBFloat16:
 		if u, ok := uint16sOf(dst); ok {
 			u = u[:len(src)]
 			for i, v := range src {
-				u[i] = conv(v)
+				u[i] = toBFloat16(v)
 			}
 			return
 		}
 		for i, v := range src {
-			binary.LittleEndian.PutUint16(dst[2*i:], conv(v))
+			binary.LittleEndian.PutUint16(dst[2*i:], toBFloat16(v))
 		}
+	case WireFloat16:
+		if u, ok := uint16sOf(dst); ok {
+			u = u[:len(src)]
+			for i, v := range src {
+				u[i] = toFloat16(v)
+			}
+			return
+		}
+		for i, v := range src {
+			binary.LittleEndian.PutUint16(dst[2*i:], toFloat16(v))
+		}
+	}
+}
+
+// addFloat32 adds src into dst (same length), four at a time.
+func addFloat32(dst, src []float32) {
+	src = src[:len(dst)]
+	i := 0
+	for ; i+4 <= len(dst); i += 4 {
+		d, s := dst[i:i+4:i+4], src[i:i+4:i+4]
+		d[0] += s[0]
+		d[1] += s[1]
+		d[2] += s[2]
+		d[3] += s[3]
+	}
+	for ; i < len(dst); i++ {
+		dst[i] += src[i]
 	}
 }
 
@@ -156,10 +179,7 @@ func decodeAdd(w Wire, dst []float32, p []byte) {
 	switch w {
 	case WireFloat32:
 		if f, ok := float32sOf(p); ok {
-			f = f[:len(dst)]
-			for i := range dst {
-				dst[i] += f[i]
-			}
+			addFloat32(dst, f)
 			return
 		}
 		p = p[:4*len(dst)]
@@ -180,8 +200,9 @@ func decodeAdd(w Wire, dst []float32, p []byte) {
 	case WireFloat16:
 		if u, ok := uint16sOf(p); ok {
 			u = u[:len(dst)]
+			tab := float16Table()
 			for i := range dst {
-				dst[i] += fromFloat16(u[i])
+				dst[i] += tab[u[i]]
 			}
 			return
 		}
@@ -202,20 +223,28 @@ func decodeCopy(w Wire, dst []float32, p []byte) {
 		for i := range dst {
 			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(p[4*i:]))
 		}
-	case WireBFloat16, WireFloat16:
-		conv := fromFloat16
-		if w == WireBFloat16 {
-			conv = fromBFloat16
-		}
+	case WireBFloat16:
 		if u, ok := uint16sOf(p); ok {
 			u = u[:len(dst)]
 			for i := range dst {
-				dst[i] = conv(u[i])
+				dst[i] = math.Float32frombits(uint32(u[i]) << 16)
 			}
 			return
 		}
 		for i := range dst {
-			dst[i] = conv(binary.LittleEndian.Uint16(p[2*i:]))
+			dst[i] = fromBFloat16(binary.LittleEndian.Uint16(p[2*i:]))
+		}
+	case WireFloat16:
+		if u, ok := uint16sOf(p); ok {
+			u = u[:len(dst)]
+			tab := float16Table()
+			for i := range dst {
+				dst[i] = tab[u[i]]
+			}
+			return
+		}
+		for i := range dst {
+			dst[i] = fromFloat16(binary.LittleEndian.Uint16(p[2*i:]))
 		}
 	}
 }
