@@ -71,7 +71,7 @@ func (t *Trainer) Evaluate(ctx context.Context, all bool) (EvalResult, error) {
 		}
 	}
 	stats := []float32{float32(lossSum), float32(count), float32(correct), float32(len(mine))}
-	if err := t.reduce(ctx, stats); err != nil {
+	if err := t.reduce(ctx, callEval, stats); err != nil {
 		return EvalResult{}, err
 	}
 	r := EvalResult{Step: t.state.Step, Samples: int(stats[3])}

@@ -13,10 +13,10 @@ import (
 )
 
 // Reducer sums a buffer element-wise across every rank of the current ring,
-// in place. call numbers the calls of one run: every rank makes the same
-// calls in the same order, so the number fences one call from the next.
-// AllReduce blocks until the sum is in buf or ctx ends. It is called from one
-// goroutine at a time.
+// in place. call numbers the call: 4·step + k for the k-th call made after
+// step optimizer steps, the same on every rank whatever its history, so it
+// fences one call from the next. AllReduce blocks until the sum is in buf or
+// ctx ends. It is called from one goroutine at a time.
 type Reducer interface {
 	AllReduce(ctx context.Context, call uint64, buf []float32) error
 }
@@ -83,7 +83,6 @@ type Trainer struct {
 
 	state State    // step, history: what a checkpoint restores
 	meta  Snapshot // the configuration stamped on snapshots
-	call  uint64
 
 	global []int       // the step's global batch of sample indices
 	batch  model.Batch // one micro-batch; its slices are views of full
@@ -179,10 +178,10 @@ func (t *Trainer) TrainStep(ctx context.Context) (StepStats, error) {
 
 	start = time.Now()
 	t.stats = [4]float32{float32(lossSum), float32(count)}
-	if err := t.reduce(ctx, a.Grads); err != nil {
+	if err := t.reduce(ctx, callGrads, a.Grads); err != nil {
 		return StepStats{}, err
 	}
-	if err := t.reduce(ctx, t.stats[:2]); err != nil {
+	if err := t.reduce(ctx, callStats, t.stats[:2]); err != nil {
 		return StepStats{}, err
 	}
 	reduce := time.Since(start)
@@ -209,9 +208,17 @@ func (t *Trainer) TrainStep(ctx context.Context) (StepStats, error) {
 	}, nil
 }
 
-func (t *Trainer) reduce(ctx context.Context, buf []float32) error {
-	t.call++
-	if err := t.red.AllReduce(ctx, t.call, buf); err != nil {
+// The calls a step makes, in order.
+const (
+	callGrads    = iota // the gradient
+	callStats           // loss sum and target count
+	callEval            // evaluation counts
+	callsPerStep = 4
+)
+
+func (t *Trainer) reduce(ctx context.Context, k int, buf []float32) error {
+	call := uint64(t.state.Step)*callsPerStep + uint64(k)
+	if err := t.red.AllReduce(ctx, call, buf); err != nil {
 		return fmt.Errorf("all-reduce at step %d: %w", t.state.Step+1, err)
 	}
 	return nil
