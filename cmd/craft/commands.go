@@ -8,6 +8,8 @@ func addCommands(root *cobra.Command) {
 	root.AddCommand(bench)
 	root.AddCommand(newVersionCmd())
 	root.AddCommand(newConfCmd())
+	bench.AddCommand(newBenchStepCmd())
+	bench.AddCommand(newBenchParityCmd())
 	root.AddCommand(newTrainCmd())
 	root.AddCommand(newEvalCmd())
 	root.AddCommand(newGenerateCmd())
