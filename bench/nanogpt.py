@@ -173,6 +173,27 @@ def configure_optimizers(model, weight_decay, learning_rate, betas, eps=1e-8):
     return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, eps=eps)
 
 
+def blas_library():
+    """The BLAS library this process loaded (after a matrix multiply), e.g. 'libopenblas.so.0' or
+    'libblas.so.3'. Debian's python3-torch links libblas.so.3, which is the slow netlib reference
+    BLAS unless an optimised one (libopenblas0-pthread) is installed."""
+    torch.randn(64, 64) @ torch.randn(64, 64)
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1].rsplit("/", 1)[-1] for line in f if "blas" in line}
+    except OSError:
+        return "unknown"
+    return ", ".join(sorted(libs)) or "none"
+
+
+def warn_slow_blas(out):
+    """Prints a warning to out when PyTorch runs on the reference BLAS."""
+    libs = blas_library()
+    if "openblas" not in libs and "mkl" not in libs:
+        print(f"warning: PyTorch uses {libs}, not OpenBLAS: its matrix multiplies are ~20x slower. "
+              "Install libopenblas0-pthread (apt-get install -y libopenblas0-pthread).", file=out)
+
+
 _DTYPES = {"F32": torch.float32, "F64": torch.float64, "I32": torch.int32, "I64": torch.int64,
            "F16": torch.float16, "BF16": torch.bfloat16, "U8": torch.uint8}
 _NAMES = {v: k for k, v in _DTYPES.items()}

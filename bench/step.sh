@@ -44,7 +44,9 @@ def best(path):
 craft, torch = best(sys.argv[1]), best(sys.argv[2])
 any_ = next(iter(craft.values()))
 print(f"{sys.argv[3]}: {any_['params']} params, vocab {any_['vocab']}, {any_['batch']}x{any_['block']} tokens/step, "
-      f"best of the rounds; pytorch {next(iter(torch.values()))['version']}")
+      f"best of the rounds")
+t0 = next(iter(torch.values()))
+print(f"pytorch {t0['version']} with {t0.get('blas', '?')}")
 print(f"{'threads':>7}  {'craft tok/s':>11}  {'ms/step':>7}  {'GFLOP/s':>7}  {'allocs':>6}  {'torch tok/s':>11}  {'ms/step':>7}  {'craft/torch':>11}")
 for n in sorted(craft):
     c, t = craft[n], torch[n]

@@ -56,6 +56,7 @@ def main():
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    nanogpt.warn_slow_blas(sys.stderr)
     with open(args.conf) as f:
         c = yaml.safe_load(f)
     m, t = c["model"], c["train"]
@@ -98,7 +99,7 @@ def main():
     res = {
         "impl": "pytorch", "version": torch.__version__, "threads": args.threads, "steps": args.steps,
         "tokens_per_step": B * T, "tokens_per_s": tokens / total, "ms_per_step": 1e3 * statistics.median(times),
-        "params": sum(p.numel() for p in model.parameters()), "loss": loss.item(),
+        "params": sum(p.numel() for p in model.parameters()), "loss": loss.item(), "blas": nanogpt.blas_library(),
     }
     if args.json:
         print(json.dumps(res))
