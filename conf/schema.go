@@ -1,6 +1,9 @@
 package conf
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -181,4 +184,17 @@ var aliases = map[string]string{
 	"workers":                     "cluster.local_workers",
 	"checkpoint_every":            "checkpoint.every",
 	"save_every":                  "checkpoint.every",
+}
+
+// SchemaHash returns a hash of the schema: every key and its type. Two
+// binaries with the same hash read every configuration alike, so a
+// coordinator refuses workers whose hash differs.
+func SchemaHash() string {
+	h := sha256.New()
+	for _, sec := range theSchema().sections {
+		for _, f := range sec.fields {
+			fmt.Fprintf(h, "%s:%s\n", f.path, f.kind.name())
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }

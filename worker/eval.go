@@ -47,6 +47,9 @@ func (t *Trainer) Evaluate(ctx context.Context, all bool) (EvalResult, error) {
 		n = 0
 	}
 	mine := idx[off : off+n]
+	if err := t.prefetch(ctx, dataset.Val, mine); err != nil {
+		return EvalResult{}, err
+	}
 	var lossSum float64
 	var count, correct int
 	w := t.batch.T

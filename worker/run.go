@@ -62,7 +62,7 @@ func (t *Trainer) Run(ctx context.Context, opts RunOptions, cbs ...Callback) (Su
 				}
 			}
 		}
-		if (t.cfg.CheckpointEvery > 0 && s.Step%t.cfg.CheckpointEvery == 0) || last || stopped || s.Step == until {
+		if (t.cfg.CheckpointEvery > 0 && s.Step%t.cfg.CheckpointEvery == 0) || last || stopped {
 			if err := t.checkpoint(ctx, cbs); err != nil {
 				return sum, err
 			}

@@ -65,6 +65,7 @@ type StepStats struct {
 	LR       float64       // learning rate applied
 	GradNorm float64       // global gradient norm before clipping
 	Tokens   int           // loss targets in the global batch
+	Local    int           // loss targets in this rank's share
 	Samples  int           // samples in the global batch
 	Compute  time.Duration // forward and backward on this rank
 	Reduce   time.Duration // waiting on the all-reduce
@@ -163,6 +164,9 @@ func (t *Trainer) TrainStep(ctx context.Context) (StepStats, error) {
 	start := time.Now()
 	t.sampler.Batch(step, t.global)
 	off, n := dataset.Share(t.cfg.GlobalBatch, t.cfg.Ranks, t.cfg.Rank)
+	if err := t.prefetch(ctx, dataset.Train, t.global[off:off+n]); err != nil {
+		return StepStats{}, err
+	}
 	a.ZeroGrad()
 	var lossSum float64
 	var count int
@@ -203,7 +207,7 @@ func (t *Trainer) TrainStep(ctx context.Context) (StepStats, error) {
 	t.state.LastLoss = loss
 	return StepStats{
 		Step: t.state.Step, Loss: loss, LR: lr, GradNorm: norm,
-		Tokens: total, Samples: t.cfg.GlobalBatch,
+		Tokens: total, Local: count, Samples: t.cfg.GlobalBatch,
 		Compute: compute, Reduce: reduce, Update: time.Since(start),
 	}, nil
 }
@@ -254,6 +258,24 @@ func (t *Trainer) fill(split dataset.Split, idx []int, step, pos int) {
 			}
 		}
 	}
+}
+
+// Prefetcher is a Source whose samples must be loaded before Sample reads
+// them (dataset.ShardedSource fetches shards from the coordinator).
+type Prefetcher interface {
+	Prefetch(ctx context.Context, s dataset.Split, indices []int) error
+}
+
+// prefetch loads the samples idx of split if the source needs it.
+func (t *Trainer) prefetch(ctx context.Context, split dataset.Split, idx []int) error {
+	p, ok := t.src.(Prefetcher)
+	if !ok {
+		return nil
+	}
+	if err := p.Prefetch(ctx, split, idx); err != nil {
+		return fmt.Errorf("fetch the %s samples of step %d: %w", split, t.state.Step+1, err)
+	}
+	return nil
 }
 
 // mix hashes its arguments into one seed (SplitMix64 steps).
