@@ -3,6 +3,7 @@ package gemm
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,4 +157,101 @@ func BenchmarkGonum(b *testing.B) {
 			reportGFLOPs(b, s, cpu0)
 		})
 	}
+}
+
+// stepCall is one multiply of a training step and how many times it runs.
+type stepCall struct {
+	s     benchShape
+	times int
+}
+
+// gptStep lists the multiplies of one training step of the nanoGPT "baby"
+// config (4 layers, 4 heads, C = 128, T = 64, batch 12, vocab 65): the
+// linear layers forward and backward, and attention per (batch, head).
+func gptStep() []stepCall {
+	const layers, pairs = 4, 12 * 4
+	var calls []stepCall
+	for _, s := range modelShapes {
+		switch {
+		case strings.HasPrefix(s.name, "att_"):
+			calls = append(calls, stepCall{s, layers * pairs})
+		case strings.HasSuffix(s.name, "_head"):
+			calls = append(calls, stepCall{s, 1})
+		case strings.HasPrefix(s.name, "mlp_"):
+		default:
+			calls = append(calls, stepCall{s, layers})
+		}
+	}
+	// The backward of c_proj (128 wide in and out) is missing from
+	// modelShapes: dIn 768×128×128 NN and dW 128×128×768 TN.
+	calls = append(calls,
+		stepCall{benchShape{"bwd_in_proj", false, false, 768, 128, 128, 0}, layers},
+		stepCall{benchShape{"bwd_w_proj", true, false, 128, 128, 768, 1}, layers})
+	return calls
+}
+
+// BenchmarkGPTStepMix runs the multiplies of one GPT training step, one
+// after the other, with Sgemm and with gonum, and reports the overall
+// GFLOP/s (use -cpu 1,2 for one and two threads).
+func BenchmarkGPTStepMix(b *testing.B) {
+	calls := gptStep()
+	type prepared struct {
+		a, bb, c []float32
+		lda, ldb int
+	}
+	ops := make([]prepared, len(calls))
+	var flops float64
+	for i, sc := range calls {
+		a, lda, bb, ldb, c := sc.s.operands(rand.New(rand.NewPCG(uint64(i), 9)))
+		ops[i] = prepared{a, bb, c, lda, ldb}
+		flops += 2 * float64(sc.s.m*sc.s.n*sc.s.k*sc.times)
+	}
+	report := func(b *testing.B, cpu0 time.Duration) {
+		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		if cpu := cpuTime() - cpu0; cpu > 0 {
+			b.ReportMetric(flops*float64(b.N)/cpu.Seconds()/1e9, "GFLOP/cpu-s")
+		}
+		b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/step")
+	}
+	b.Run("sgemm", func(b *testing.B) {
+		SetThreads(0)
+		b.ReportAllocs()
+		cpu0 := cpuTime()
+		for b.Loop() {
+			for i, sc := range calls {
+				s, o := sc.s, ops[i]
+				for range sc.times {
+					Sgemm(s.tA, s.tB, s.m, s.n, s.k, 1, o.a, o.lda, o.bb, o.ldb, s.beta, o.c, s.n)
+				}
+			}
+		}
+		report(b, cpu0)
+	})
+	b.Run("gonum", func(b *testing.B) {
+		tr := func(x bool) blas.Transpose {
+			if x {
+				return blas.Trans
+			}
+			return blas.NoTrans
+		}
+		cpu0 := cpuTime()
+		for b.Loop() {
+			for i, sc := range calls {
+				s, o := sc.s, ops[i]
+				ga := blas32.General{Rows: s.m, Cols: s.k, Stride: o.lda, Data: o.a}
+				if s.tA {
+					ga.Rows, ga.Cols = s.k, s.m
+				}
+				gb := blas32.General{Rows: s.k, Cols: s.n, Stride: o.ldb, Data: o.bb}
+				if s.tB {
+					gb.Rows, gb.Cols = s.n, s.k
+				}
+				gc := blas32.General{Rows: s.m, Cols: s.n, Stride: s.n, Data: o.c}
+				for range sc.times {
+					blas32.Gemm(tr(s.tA), tr(s.tB), 1, ga, gb, s.beta, gc)
+				}
+			}
+		}
+		report(b, cpu0)
+	})
 }

@@ -77,6 +77,20 @@ func micro(name, reg string, mr, w int, half bool) {
 			emit("\tVXORPS %s, %s, %s", r(i), r(i), r(i))
 		}
 	}
+	// Fetch the C tile while the loop runs: its rows are read (beta) and
+	// written at the end. Prefetching past the rows that exist is harmless.
+	emit("\tMOVQ c+40(FP), AX")
+	emit("\tMOVQ ldc+48(FP), BX")
+	emit("\tSHLQ $2, BX")
+	for i := 0; i < mr; i++ {
+		emit("\tPREFETCHT0 (AX)")
+		if 4*nr > 64 && !half {
+			emit("\tPREFETCHT0 64(AX)")
+		}
+		if i < mr-1 {
+			emit("\tADDQ BX, AX")
+		}
+	}
 	emit("\tTESTQ CX, CX")
 	emit("\tJEQ scale")
 	emit("loop:")
