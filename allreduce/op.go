@@ -355,13 +355,24 @@ func (o *Op) failAbort(h Header, p []byte) {
 	if culprit < 0 || culprit >= o.n {
 		culprit = int(h.From)
 	}
-	var err error
-	if cause := abortCause(code); cause != nil {
-		err = fmt.Errorf("%w (reported by rank %d): %w: %s", ErrPeerAborted, h.From, cause, reason)
-	} else {
-		err = fmt.Errorf("%w (reported by rank %d): %s", ErrPeerAborted, h.From, reason)
-	}
+	err := &abortError{cause: abortCause(code), reason: reason}
 	o.fail(culprit, code, &PeerError{Rank: culprit, Addr: o.peers[culprit], Err: err})
+}
+
+// abortError is a failure reported by an abort message. It wraps
+// ErrPeerAborted and the sentinel of what happened to the culprit.
+type abortError struct {
+	cause  error
+	reason string // "rank R: what rank R saw"
+}
+
+func (e *abortError) Error() string { return "operation aborted by the ring: " + e.reason }
+
+func (e *abortError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{ErrPeerAborted}
+	}
+	return []error{ErrPeerAborted, e.cause}
 }
 
 func abortCause(code byte) error {
@@ -383,9 +394,17 @@ func (o *Op) sendAbort() {
 	if f.culprit == o.next && (f.code == abortLost || f.code == abortClosed) && o.next != o.rank {
 		return
 	}
-	reason := "unknown"
-	if f.err != nil {
-		reason = f.err.Error()
+	// The reason names the rank that saw the failure; forwarders pass it on.
+	var reason string
+	var ae *abortError
+	var pe *PeerError
+	switch {
+	case errors.As(f.err, &ae):
+		reason = ae.reason
+	case errors.As(f.err, &pe) && pe.Rank == f.culprit:
+		reason = fmt.Sprintf("rank %d: %v", o.rank, pe.Err) // the receiver names the culprit itself
+	default:
+		reason = fmt.Sprintf("rank %d: %v", o.rank, f.err)
 	}
 	p := encodeAbort(bytesOf(o.r.sendBuf), f.culprit, f.code, reason)
 	ctx, cancel := context.WithTimeout(context.Background(), o.r.cfg.AbortTimeout)

@@ -364,6 +364,7 @@ func checkBlamed(tb testing.TB, rank int, err error, blamed int, cause error) {
 	if !errors.As(err, &pe) || pe.Rank != blamed || !errors.Is(err, cause) {
 		tb.Fatalf("rank %d: error %v; want a *PeerError naming rank %d wrapping %v", rank, err, blamed, cause)
 	}
+	tb.Logf("rank %d: %v", rank, err)
 }
 
 func testPeerDies(t *testing.T, newCluster NewCluster) {
@@ -380,7 +381,8 @@ func testPeerDies(t *testing.T, newCluster NewCluster) {
 			errs := c.Each(func(rank int, r *allreduce.Ring) error {
 				op := r.Start(context.Background(), allreduce.Tag{Gen: c.Gen, Step: 1}, size)
 				if rank != dead {
-					op.Submit(bufs[rank])
+					op.Submit(bufs[rank][:size/2])
+					op.Submit(bufs[rank][size/2:])
 					err := op.Wait()
 					took[rank] = since(&closedAt)
 					return err
@@ -432,12 +434,12 @@ func testCancel(t *testing.T, newCluster NewCluster) {
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
 				op := r.Start(ctx, allreduce.Tag{Gen: c.Gen, Step: 1}, size)
-				if rank == quitter {
-					op.Submit(bufs[rank][:10]) // the rest never comes
+				op.Submit(bufs[rank][:10])
+				if rank == quitter { // the rest never comes
 					cancelledAt.Store(time.Now().UnixNano())
 					cancel()
 				} else {
-					op.Submit(bufs[rank])
+					op.Submit(bufs[rank][10:])
 				}
 				err := op.Wait()
 				took[rank] = since(&cancelledAt)
