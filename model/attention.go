@@ -26,8 +26,12 @@ func attentionForward(out, att, attd, qkv, mask []float32, t, c, nh, lo, hi int)
 		base := b*t*c3 + h*hs
 		q, k, v := qkv[base:], qkv[base+c:], qkv[base+2*c:]
 		a := att[i*tt : i*tt+tt]
-		// a = scale · q·kᵀ, then the causal softmax of each row in place
-		gemm.Sgemm(false, true, t, t, hs, scale, q, c3, k, c3, 0, a, t)
+		// a = scale · q·kᵀ, then the causal softmax of each row in place.
+		// Blocks of attnBlock rows skip the keys after their last row.
+		for r0 := 0; r0 < t; r0 += attnBlock {
+			r1 := min(r0+attnBlock, t)
+			gemm.Sgemm(false, true, r1-r0, r1, hs, scale, q[r0*c3:], c3, k, c3, 0, a[r0*t:], t)
+		}
 		for r := 0; r < t; r++ {
 			softmaxCausalRow(a[r*t:r*t+t], r+1)
 		}
@@ -41,12 +45,31 @@ func attentionForward(out, att, attd, qkv, mask []float32, t, c, nh, lo, hi int)
 				ad[j] = x * m[j]
 			}
 		}
-		gemm.Sgemm(false, false, t, hs, t, 1, ad, t, v, c3, 0, out[b*t*c+h*hs:], c)
+		for r0 := 0; r0 < t; r0 += attnBlock {
+			r1 := min(r0+attnBlock, t)
+			gemm.Sgemm(false, false, r1-r0, hs, r1, 1, ad[r0*t:], t, v, c3, 0, out[(b*t+r0)*c+h*hs:], c)
+		}
 	}
 }
 
+// attnBlock is the row block of attention's multiplies: a block of query
+// rows only meets the keys up to its last row, which skips a quarter of
+// the work at T = 2·attnBlock.
+const attnBlock = 32
+
 // softmaxCausalRow replaces row[:n] by its softmax and zeroes row[n:].
 func softmaxCausalRow(row []float32, n int) {
+	if n8 := (n + 7) &^ 7; useAVX2 && n8 <= len(row) {
+		_ = row[n8-1]
+		softmaxRowAVX2(&row[0], n, n8)
+		clear(row[n8:])
+		return
+	}
+	softmaxCausalRowGo(row, n)
+}
+
+// softmaxCausalRowGo is softmaxCausalRow in plain Go.
+func softmaxCausalRowGo(row []float32, n int) {
 	x := row[:n]
 	m := x[0]
 	for _, v := range x[1:] {
@@ -82,9 +105,15 @@ func attentionBackward(dQKV, dAtt, dOut, qkv, att, attd, mask []float32, t, c, n
 		}
 		da := dAtt[i*tt : i*tt+tt]
 		da = da[:len(a)]
-		// y = ad·v: dad = dy·vᵀ, dv += adᵀ·dy
-		gemm.Sgemm(false, true, t, t, hs, 1, dy, c, v, c3, 0, da, t)
-		gemm.Sgemm(true, false, t, hs, t, 1, ad, t, dy, c, beta, dv, c3)
+		// y = ad·v: dad = dy·vᵀ, dv += adᵀ·dy, by row blocks from the
+		// last, whose keys span all of dv's rows (so it alone takes beta).
+		bb := beta
+		for r0 := (t - 1) / attnBlock * attnBlock; r0 >= 0; r0 -= attnBlock {
+			r1 := min(r0+attnBlock, t)
+			gemm.Sgemm(false, true, r1-r0, r1, hs, 1, dy[r0*c:], c, v, c3, 0, da[r0*t:], t)
+			gemm.Sgemm(true, false, r1, hs, r1-r0, 1, ad[r0*t:], t, dy[r0*c:], c, bb, dv, c3)
+			bb = 1
+		}
 		if mask != nil {
 			m := mask[i*tt : i*tt+tt]
 			m = m[:len(a)]
@@ -107,8 +136,13 @@ func attentionBackward(dQKV, dAtt, dOut, qkv, att, attd, mask []float32, t, c, n
 			clear(dr[r+1:])
 		}
 		// pre = scale·q·kᵀ: dq += scale·dpre·k, dk += scale·dpreᵀ·q
-		gemm.Sgemm(false, false, t, hs, t, scale, da, t, k, c3, beta, dq, c3)
-		gemm.Sgemm(true, false, t, hs, t, scale, da, t, q, c3, beta, dk, c3)
+		bb = beta
+		for r0 := (t - 1) / attnBlock * attnBlock; r0 >= 0; r0 -= attnBlock {
+			r1 := min(r0+attnBlock, t)
+			gemm.Sgemm(false, false, r1-r0, hs, r1, scale, da[r0*t:], t, k, c3, beta, dq[r0*c3:], c3)
+			gemm.Sgemm(true, false, r1, hs, r1-r0, scale, da[r0*t:], t, q[r0*c3:], c3, bb, dk, c3)
+			bb = 1
+		}
 	}
 }
 

@@ -71,7 +71,7 @@ func (g *GPT) step(tok int32, pos int) {
 				}
 				a[j] = s * scale
 			}
-			softmaxCausalRow(a, pos+1)
+			softmaxCausalRow(d.att, pos+1) // the whole row, as Forward does
 			y := d.atty[h*hs : h*hs+hs]
 			clear(y)
 			for j, w := range a {

@@ -115,3 +115,44 @@ func BenchmarkTanhRational(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(x)), "ns/elem")
 }
+
+func BenchmarkSoftmaxRow(b *testing.B) {
+	x := randSlice(rand.New(rand.NewPCG(1, 1)), 64, 3)
+	b.Run("simd", func(b *testing.B) {
+		cpuLoop(b, func() {
+			for n := 1; n <= 64; n++ {
+				softmaxCausalRow(x, n)
+			}
+		})
+	})
+	b.Run("go", func(b *testing.B) {
+		cpuLoop(b, func() {
+			for n := 1; n <= 64; n++ {
+				softmaxCausalRowGo(x, n)
+			}
+		})
+	})
+}
+
+func BenchmarkExpSum64(b *testing.B) {
+	x := randSlice(rand.New(rand.NewPCG(1, 1)), 64, 3)
+	y := make([]float32, 64)
+	b.Run("asm", func(b *testing.B) {
+		cpuLoop(b, func() {
+			copy(y, x)
+			sink = expSumAVX2(&y[0], 64, 1)
+		})
+	})
+	b.Run("row64", func(b *testing.B) {
+		cpuLoop(b, func() {
+			copy(y, x)
+			softmaxRowAVX2(&y[0], 64, 64)
+		})
+	})
+	b.Run("row5", func(b *testing.B) {
+		cpuLoop(b, func() {
+			copy(y, x)
+			softmaxRowAVX2(&y[0], 5, 8)
+		})
+	})
+}

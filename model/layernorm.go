@@ -11,6 +11,21 @@ const layerNormEps = 1e-5
 //
 //	out: (N,C)  mean, rstd: (N)  in: (N,C)  w, b: (C)
 func layerNormForward(out, mean, rstd, in, w, b []float32, c, lo, hi int) {
+	if useAVX2 && c%8 == 0 && hi > lo {
+		_, _, _, _, _ = out[hi*c-1], in[hi*c-1], mean[hi-1], rstd[hi-1], w[c-1]
+		var bp *float32
+		if b != nil {
+			_ = b[c-1]
+			bp = &b[0]
+		}
+		layerNormFwdAVX2(&out[lo*c], &mean[lo], &rstd[lo], &in[lo*c], &w[0], bp, hi-lo, c)
+		return
+	}
+	layerNormForwardGo(out, mean, rstd, in, w, b, c, lo, hi)
+}
+
+// layerNormForwardGo is layerNormForward in plain Go.
+func layerNormForwardGo(out, mean, rstd, in, w, b []float32, c, lo, hi int) {
 	w = w[:c]
 	for r := lo; r < hi; r++ {
 		x := in[r*c : r*c+c]
@@ -47,6 +62,20 @@ func layerNormForward(out, mean, rstd, in, w, b []float32, c, lo, hi int) {
 //
 //	dIn: (N,C)  dOut: (N,C)  in: (N,C)  mean, rstd: (N)  w: (C)
 func layerNormBackwardRows(dIn, dOut, in, mean, rstd, w []float32, c, lo, hi int, set bool) {
+	if useAVX2 && c%8 == 0 && hi > lo {
+		_, _, _, _, _, _ = dIn[hi*c-1], dOut[hi*c-1], in[hi*c-1], mean[hi-1], rstd[hi-1], w[c-1]
+		acc := 1
+		if set {
+			acc = 0
+		}
+		layerNormBwdAVX2(&dIn[lo*c], &dOut[lo*c], &in[lo*c], &mean[lo], &rstd[lo], &w[0], hi-lo, c, acc)
+		return
+	}
+	layerNormBackwardRowsGo(dIn, dOut, in, mean, rstd, w, c, lo, hi, set)
+}
+
+// layerNormBackwardRowsGo is layerNormBackwardRows in plain Go.
+func layerNormBackwardRowsGo(dIn, dOut, in, mean, rstd, w []float32, c, lo, hi int, set bool) {
 	w = w[:c]
 	for r := lo; r < hi; r++ {
 		x := in[r*c : r*c+c]
@@ -83,6 +112,24 @@ func layerNormBackwardRows(dIn, dOut, in, mean, rstd, w []float32, c, lo, hi int
 //
 //	dW, dB: (C)  dOut, in: (N,C)  mean, rstd: (N)
 func layerNormBackwardCols(dW, dB, dOut, in, mean, rstd []float32, n, c, lo, hi int) {
+	if useAVX2 && (hi-lo)%8 == 0 && n > 0 {
+		_, _, _, _ = dOut[n*c-1], in[n*c-1], mean[n-1], rstd[n-1]
+		for j := lo; j < hi; j += 8 {
+			_ = dW[j+7]
+			var db *float32
+			if dB != nil {
+				_ = dB[j+7]
+				db = &dB[j]
+			}
+			layerNormColsAVX2(&dW[j], db, &dOut[j], &in[j], &mean[0], &rstd[0], n, c)
+		}
+		return
+	}
+	layerNormBackwardColsGo(dW, dB, dOut, in, mean, rstd, n, c, lo, hi)
+}
+
+// layerNormBackwardColsGo is layerNormBackwardCols in plain Go.
+func layerNormBackwardColsGo(dW, dB, dOut, in, mean, rstd []float32, n, c, lo, hi int) {
 	dw := dW[lo:hi]
 	var db []float32
 	if dB != nil {

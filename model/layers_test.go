@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -115,10 +116,14 @@ func TestReLUGrad(t *testing.T) {
 }
 
 func TestAttentionGrad(t *testing.T) {
-	for _, drop := range []bool{false, true} {
-		t.Run(fmt.Sprintf("dropout=%v", drop), func(t *testing.T) {
+	for _, tc := range []struct {
+		drop bool
+		T    int
+	}{{false, 5}, {true, 5}, {true, 37}} {
+		drop, T := tc.drop, tc.T
+		t.Run(fmt.Sprintf("dropout=%v,T=%d", drop, T), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(11, 12))
-			const B, T, C, NH = 2, 5, 8, 2
+			const B, C, NH = 2, 8, 2
 			qkv := randSlice(rng, B*T*3*C, 1)
 			R := randSlice(rng, B*T*C, 1)
 			out := make([]float32, B*T*C)
@@ -274,6 +279,21 @@ func TestSIMDMatchesGo(t *testing.T) {
 	}
 }
 
+func TestSoftmaxRowSIMD(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for n := 1; n <= 64; n++ {
+		x := randSlice(rng, 64, 4)
+		y := append([]float32(nil), x...)
+		softmaxCausalRow(x, n)
+		softmaxCausalRowGo(y, n)
+		for i := range x {
+			if d := x[i] - y[i]; d > 1e-6 || d < -1e-6 {
+				t.Fatalf("softmaxCausalRow(n=%d)[%d] = %g; want %g (Go)", n, i, x[i], y[i])
+			}
+		}
+	}
+}
+
 func TestTanhRational(t *testing.T) {
 	for x := float32(-20); x <= 20; x += 0.001 {
 		got, want := tanhRational(x), mathTanh(float64(x))
@@ -346,5 +366,130 @@ func TestSetVariants(t *testing.T) {
 		k.residualBackwardSet(set, d, m, N)
 		residualBackward(add, d, m, 0, N)
 		equal("residualBackward", set, add)
+	}
+}
+
+func TestLayerNormSIMD(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	const N, C = 7, 48
+	for _, bias := range []bool{true, false} {
+		in, w, d := randSlice(rng, N*C, 2), randSlice(rng, C, 1), randSlice(rng, N*C, 1)
+		var b []float32
+		if bias {
+			b = randSlice(rng, C, 1)
+		}
+		o1, m1, r1 := make([]float32, N*C), make([]float32, N), make([]float32, N)
+		o2, m2, r2 := make([]float32, N*C), make([]float32, N), make([]float32, N)
+		layerNormForward(o1, m1, r1, in, w, b, C, 0, N)
+		layerNormForwardGo(o2, m2, r2, in, w, b, C, 0, N)
+		near(t, "layerNormForward out", o1, o2, 1e-5)
+		near(t, "layerNormForward mean", m1, m2, 1e-6)
+		near(t, "layerNormForward rstd", r1, r2, 1e-5)
+		for _, set := range []bool{true, false} {
+			d1, d2 := randSlice(rng, N*C, 1), make([]float32, N*C)
+			copy(d2, d1)
+			layerNormBackwardRows(d1, d, in, m1, r1, w, C, 0, N, set)
+			layerNormBackwardRowsGo(d2, d, in, m1, r1, w, C, 0, N, set)
+			near(t, "layerNormBackwardRows", d1, d2, 1e-5)
+		}
+		dw1, dw2 := randSlice(rng, C, 1), make([]float32, C)
+		copy(dw2, dw1)
+		var db1, db2 []float32
+		if bias {
+			db1, db2 = randSlice(rng, C, 1), make([]float32, C)
+			copy(db2, db1)
+		}
+		layerNormBackwardCols(dw1, db1, d, in, m1, r1, N, C, 8, 40)
+		layerNormBackwardColsGo(dw2, db2, d, in, m1, r1, N, C, 8, 40)
+		near(t, "layerNormBackwardCols dW", dw1, dw2, 1e-5)
+		near(t, "layerNormBackwardCols dB", db1, db2, 1e-5)
+	}
+}
+
+// near fails unless got and want agree within tol·max(1, |want|).
+func near(t *testing.T, name string, got, want []float32, tol float32) {
+	t.Helper()
+	for i := range want {
+		if d := abs32(got[i] - want[i]); d > tol*max(1, abs32(want[i])) {
+			t.Fatalf("%s[%d] = %g; want %g", name, i, got[i], want[i])
+		}
+	}
+}
+
+// attentionRef is causal attention in float64 plain loops, without
+// dropout: the reference of the blocked, gemm-based version.
+func attentionRef(qkv []float32, b, t, c, nh int) (out []float64) {
+	hs := c / nh
+	out = make([]float64, b*t*c)
+	at := func(bi, ti, off int) []float32 { return qkv[(bi*t+ti)*3*c+off:] }
+	for bi := 0; bi < b; bi++ {
+		for h := 0; h < nh; h++ {
+			for i := 0; i < t; i++ {
+				s := make([]float64, i+1)
+				m := math.Inf(-1)
+				for j := 0; j <= i; j++ {
+					q, k := at(bi, i, h*hs), at(bi, j, c+h*hs)
+					for d := 0; d < hs; d++ {
+						s[j] += float64(q[d]) * float64(k[d])
+					}
+					s[j] /= math.Sqrt(float64(hs))
+					m = max(m, s[j])
+				}
+				var z float64
+				for j := range s {
+					s[j] = math.Exp(s[j] - m)
+					z += s[j]
+				}
+				for j := range s {
+					v := at(bi, j, 2*c+h*hs)
+					for d := 0; d < hs; d++ {
+						out[(bi*t+i)*c+h*hs+d] += s[j] / z * float64(v[d])
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestAttentionLongRows checks T beyond the row block (and not a multiple
+// of 8) against the float64 reference, forward and backward.
+func TestAttentionLongRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(25, 26))
+	const B, T, C, NH = 1, 70, 16, 2
+	qkv := randSlice(rng, B*T*3*C, 1)
+	out, att := make([]float32, B*T*C), make([]float32, B*NH*T*T)
+	var k kern
+	k.attentionForward(out, att, nil, qkv, nil, B, T, C, NH)
+	want := attentionRef(qkv, B, T, C, NH)
+	for i := range want {
+		if d := math.Abs(float64(out[i]) - want[i]); d > 1e-5 {
+			t.Fatalf("attentionForward out[%d] = %g; want %g", i, out[i], want[i])
+		}
+	}
+	// Backward: directional derivative of Σ out·R along a random direction
+	// of qkv, by central differences of the float64 reference.
+	R, dir := randSlice(rng, B*T*C, 1), randSlice(rng, B*T*3*C, 1)
+	dqkv := make([]float32, B*T*3*C)
+	k.attentionBackward(dqkv, make([]float32, B*NH*T*T), R, qkv, att, nil, nil, B, T, C, NH, 0)
+	var got float64
+	for i := range dqkv {
+		got += float64(dqkv[i]) * float64(dir[i])
+	}
+	f := func(eps float64) float64 {
+		x := make([]float32, len(qkv))
+		for i := range x {
+			x[i] = qkv[i] + float32(eps)*dir[i]
+		}
+		var s float64
+		for i, o := range attentionRef(x, B, T, C, NH) {
+			s += o * float64(R[i])
+		}
+		return s
+	}
+	const h = 1e-3
+	fd := (f(h) - f(-h)) / (2 * h)
+	if math.Abs(got-fd) > 1e-3*math.Max(1, math.Abs(fd)) {
+		t.Errorf("attentionBackward directional derivative = %g; want %g (finite differences of the reference)", got, fd)
 	}
 }

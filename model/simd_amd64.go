@@ -41,3 +41,27 @@ func detectAVX2() bool {
 	_, ebx7, _, _ := cpuid(7, 0)
 	return ebx7&(1<<5) != 0
 }
+
+// softmaxRowAVX2 replaces x[:n8] by the softmax of x[:n] followed by
+// zeros; 1 ≤ n ≤ n8, n8 = n rounded up to a multiple of 8.
+//
+//go:noescape
+func softmaxRowAVX2(x *float32, n, n8 int)
+
+// layerNormFwdAVX2 is layerNormForward over rows whole rows of width c (a
+// multiple of 8); b may be nil.
+//
+//go:noescape
+func layerNormFwdAVX2(out, mean, rstd, in, w, b *float32, rows, c int)
+
+// layerNormBwdAVX2 is layerNormBackwardRows over rows whole rows; acc 1
+// adds to dIn, 0 writes it.
+//
+//go:noescape
+func layerNormBwdAVX2(dIn, dOut, in, mean, rstd, w *float32, rows, c, acc int)
+
+// layerNormColsAVX2 adds the w and b (dB may be nil) gradients of 8
+// columns over rows rows; the pointers point at the first column.
+//
+//go:noescape
+func layerNormColsAVX2(dW, dB, dOut, in, mean, rstd *float32, rows, c int)

@@ -184,7 +184,7 @@ esdone:
 	VADDPS  X0, X14, X0
 	VHADDPS X0, X0, X0
 	VHADDPS X0, X0, X0
-	MOVSS   X0, ret+24(FP)
+	VMOVSS  X0, ret+24(FP)
 	VZEROUPPER
 	RET
 
@@ -205,4 +205,319 @@ TEXT ·xgetbv(SB), NOSPLIT, $0-8
 	XGETBV
 	MOVL AX, eax+0(FP)
 	MOVL DX, edx+4(FP)
+	RET
+
+DATA lanes<>+0(SB)/4, $0; DATA lanes<>+4(SB)/4, $1
+DATA lanes<>+8(SB)/4, $2; DATA lanes<>+12(SB)/4, $3
+DATA lanes<>+16(SB)/4, $4; DATA lanes<>+20(SB)/4, $5
+DATA lanes<>+24(SB)/4, $6; DATA lanes<>+28(SB)/4, $7
+GLOBL lanes<>(SB), RODATA|NOPTR, $32
+CONST8(eight, 0x00000008)
+
+// func softmaxRowAVX2(x *float32, n, n8 int)
+// x[:n8] = softmax(x[:n]) followed by zeros; n ≥ 1, n8 = n rounded up to 8.
+TEXT ·softmaxRowAVX2(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), DI
+	MOVQ n+8(FP), AX
+	MOVQ n8+16(FP), R8
+	// max of x[:n]: whole vectors, then the scalar tail
+	VBROADCASTSS (DI), Y0
+	MOVQ AX, CX
+	SHRQ $3, CX
+	MOVQ DI, SI
+	TESTQ CX, CX
+	JZ   smtail
+smmax:
+	VMAXPS (SI), Y0, Y0
+	ADDQ $32, SI
+	DECQ CX
+	JNZ  smmax
+smtail:
+	MOVQ AX, CX
+	ANDQ $7, CX
+	JZ   smhmax
+smtl:
+	VMAXSS (SI), X0, X1
+	VBLENDPS $1, X1, X0, X0
+	ADDQ $4, SI
+	DECQ CX
+	JNZ  smtl
+smhmax:
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0x4e, X0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0xb1, X0, X1
+	VMAXPS X1, X0, X0
+	VBROADCASTSS X0, Y15           // m
+	// e = exp(x - m) on lanes < n, 0 on the others; sum
+	VMOVQ AX, X8
+	VPBROADCASTD X8, Y8            // n in every lane
+	VMOVDQU lanes<>(SB), Y9        // lane indices of the current vector
+	VMOVDQU eight<>(SB), Y7
+	VXORPS Y14, Y14, Y14
+	VMOVUPS ehi<>(SB), Y12
+	VMOVUPS elo<>(SB), Y13
+	VMOVUPS elog2e<>(SB), Y11
+	VMOVUPS one<>(SB), Y10
+	MOVQ R8, CX
+	SHRQ $3, CX
+	MOVQ DI, SI
+smexp:
+	VMOVUPS (SI), Y0
+	VSUBPS  Y15, Y0, Y0
+	VMINPS  Y12, Y0, Y0
+	VMAXPS  Y13, Y0, Y0
+	VMULPS  Y11, Y0, Y1
+	VROUNDPS $0, Y1, Y1
+	VFNMADD231PS eln2hi<>(SB), Y1, Y0
+	VFNMADD231PS eln2lo<>(SB), Y1, Y0
+	VMOVUPS ep0<>(SB), Y2
+	VFMADD213PS ep1<>(SB), Y0, Y2
+	VFMADD213PS ep2<>(SB), Y0, Y2
+	VFMADD213PS ep3<>(SB), Y0, Y2
+	VFMADD213PS ep4<>(SB), Y0, Y2
+	VFMADD213PS ep5<>(SB), Y0, Y2
+	VMULPS  Y0, Y0, Y3
+	VADDPS  Y10, Y0, Y0
+	VFMADD213PS Y0, Y3, Y2
+	VCVTPS2DQ Y1, Y1
+	VPADDD  ebias<>(SB), Y1, Y1
+	VPSLLD  $23, Y1, Y1
+	VMULPS  Y1, Y2, Y2
+	VPCMPGTD Y9, Y8, Y4            // lane < n
+	VANDPS  Y4, Y2, Y2
+	VMOVUPS Y2, (SI)
+	VADDPS  Y2, Y14, Y14
+	VPADDD  Y7, Y9, Y9
+	ADDQ $32, SI
+	DECQ CX
+	JNZ  smexp
+	VEXTRACTF128 $1, Y14, X0
+	VADDPS  X0, X14, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	VDIVSS  X0, X10, X0            // 1/sum
+	VBROADCASTSS X0, Y0
+	MOVQ R8, CX
+	SHRQ $3, CX
+	MOVQ DI, SI
+smscale:
+	VMULPS (SI), Y0, Y1
+	VMOVUPS Y1, (SI)
+	ADDQ $32, SI
+	DECQ CX
+	JNZ  smscale
+	VZEROUPPER
+	RET
+
+CONST8(lneps, 0x3727c5ac)      // 1e-5
+
+// HSUM8 leaves the sum of the lanes of Y_r in the low lane of X_r, using X_t.
+#define HSUM8(r, xr, xt) \
+	VEXTRACTF128 $1, r, xt; \
+	VADDPS xt, xr, xr; \
+	VHADDPS xr, xr, xr; \
+	VHADDPS xr, xr, xr
+
+// func layerNormFwdAVX2(out, mean, rstd, in, w, b *float32, rows, c int)
+// b may be nil; c is a multiple of 8.
+TEXT ·layerNormFwdAVX2(SB), NOSPLIT, $0-64
+	MOVQ out+0(FP), DI
+	MOVQ mean+8(FP), R10
+	MOVQ rstd+16(FP), R11
+	MOVQ in+24(FP), SI
+	MOVQ w+32(FP), R12
+	MOVQ b+40(FP), R13
+	MOVQ rows+48(FP), R14
+	MOVQ c+56(FP), R15
+	TESTQ R14, R14
+	JZ   lfdone
+	VCVTSI2SSQ R15, X13, X13        // c as float32
+	VMOVSS one<>(SB), X12
+	VDIVSS X13, X12, X13           // 1/c
+	VBROADCASTSS X13, Y13
+	MOVQ R15, R9
+	SHLQ $2, R9                    // row bytes
+lfrow:
+	// mean
+	VXORPS Y0, Y0, Y0
+	XORQ AX, AX
+lfsum:
+	VADDPS (SI)(AX*1), Y0, Y0
+	ADDQ $32, AX
+	CMPQ AX, R9
+	JLT  lfsum
+	HSUM8(Y0, X0, X1)
+	VMULSS X13, X0, X0
+	VMOVSS X0, (R10)
+	VBROADCASTSS X0, Y2            // m
+	// variance
+	VXORPS Y0, Y0, Y0
+	XORQ AX, AX
+lfvar:
+	VMOVUPS (SI)(AX*1), Y1
+	VSUBPS Y2, Y1, Y1
+	VFMADD231PS Y1, Y1, Y0
+	ADDQ $32, AX
+	CMPQ AX, R9
+	JLT  lfvar
+	HSUM8(Y0, X0, X1)
+	VMULSS X13, X0, X0
+	VADDSS lneps<>(SB), X0, X0
+	VSQRTSS X0, X0, X0
+	VMOVSS one<>(SB), X1
+	VDIVSS X0, X1, X0              // rstd
+	VMOVSS X0, (R11)
+	VBROADCASTSS X0, Y3            // rs
+	// out = (x-m)·rs·w (+ b)
+	XORQ AX, AX
+	TESTQ R13, R13
+	JZ   lfnob
+lfout:
+	VMOVUPS (SI)(AX*1), Y1
+	VSUBPS Y2, Y1, Y1
+	VMULPS Y3, Y1, Y1
+	VMULPS (R12)(AX*1), Y1, Y1
+	VADDPS (R13)(AX*1), Y1, Y1
+	VMOVUPS Y1, (DI)(AX*1)
+	ADDQ $32, AX
+	CMPQ AX, R9
+	JLT  lfout
+	JMP  lfnext
+lfnob:
+	VMOVUPS (SI)(AX*1), Y1
+	VSUBPS Y2, Y1, Y1
+	VMULPS Y3, Y1, Y1
+	VMULPS (R12)(AX*1), Y1, Y1
+	VMOVUPS Y1, (DI)(AX*1)
+	ADDQ $32, AX
+	CMPQ AX, R9
+	JLT  lfnob
+lfnext:
+	ADDQ R9, SI
+	ADDQ R9, DI
+	ADDQ $4, R10
+	ADDQ $4, R11
+	DECQ R14
+	JNZ  lfrow
+lfdone:
+	VZEROUPPER
+	RET
+
+// func layerNormBwdAVX2(dIn, dOut, in, mean, rstd, w *float32, rows, c, acc int)
+// per row: dIn (+)= (w·d - mean(w·d) - n·mean(w·d·n))·rs, n = (x-m)·rs
+TEXT ·layerNormBwdAVX2(SB), NOSPLIT, $0-72
+	MOVQ dIn+0(FP), DI
+	MOVQ dOut+8(FP), DX
+	MOVQ in+16(FP), SI
+	MOVQ mean+24(FP), R10
+	MOVQ rstd+32(FP), R11
+	MOVQ w+40(FP), R12
+	MOVQ rows+48(FP), R14
+	MOVQ c+56(FP), R15
+	MOVQ acc+64(FP), BX
+	TESTQ R14, R14
+	JZ   lbdone
+	VCVTSI2SSQ R15, X13, X13
+	VMOVSS one<>(SB), X12
+	VDIVSS X13, X12, X13
+	VBROADCASTSS X13, Y13          // 1/c
+	MOVQ R15, R9
+	SHLQ $2, R9
+lbrow:
+	VBROADCASTSS (R10), Y2         // m
+	VBROADCASTSS (R11), Y3         // rs
+	VXORPS Y4, Y4, Y4              // Σ w·d
+	VXORPS Y5, Y5, Y5              // Σ w·d·n
+	XORQ AX, AX
+lbsum:
+	VMOVUPS (R12)(AX*1), Y0
+	VMULPS (DX)(AX*1), Y0, Y0      // wd
+	VMOVUPS (SI)(AX*1), Y1
+	VSUBPS Y2, Y1, Y1
+	VMULPS Y3, Y1, Y1              // n
+	VADDPS Y0, Y4, Y4
+	VFMADD231PS Y1, Y0, Y5
+	ADDQ $32, AX
+	CMPQ AX, R9
+	JLT  lbsum
+	HSUM8(Y4, X4, X0)
+	HSUM8(Y5, X5, X0)
+	VMULSS X13, X4, X4
+	VMULSS X13, X5, X5
+	VBROADCASTSS X4, Y4            // dm
+	VBROADCASTSS X5, Y5            // dnm
+	XORQ AX, AX
+lbout:
+	VMOVUPS (SI)(AX*1), Y1
+	VSUBPS Y2, Y1, Y1
+	VMULPS Y3, Y1, Y1              // n
+	VMOVUPS (R12)(AX*1), Y0
+	VMULPS (DX)(AX*1), Y0, Y0      // wd
+	VSUBPS Y4, Y0, Y0
+	VFNMADD231PS Y5, Y1, Y0        // wd - dm - n·dnm
+	VMULPS Y3, Y0, Y0
+	TESTQ BX, BX
+	JZ   lbset
+	VADDPS (DI)(AX*1), Y0, Y0
+lbset:
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ $32, AX
+	CMPQ AX, R9
+	JLT  lbout
+	ADDQ R9, SI
+	ADDQ R9, DX
+	ADDQ R9, DI
+	ADDQ $4, R10
+	ADDQ $4, R11
+	DECQ R14
+	JNZ  lbrow
+lbdone:
+	VZEROUPPER
+	RET
+
+// func layerNormColsAVX2(dW, dB, dOut, in, mean, rstd *float32, rows, c int)
+// For 8 columns at dW, dB (nil: none), dOut, in (already offset to the
+// first column; rows c apart): dW += Σ_r d·(x-m)·rs, dB += Σ_r d.
+TEXT ·layerNormColsAVX2(SB), NOSPLIT, $0-64
+	MOVQ dW+0(FP), DI
+	MOVQ dB+8(FP), BX
+	MOVQ dOut+16(FP), DX
+	MOVQ in+24(FP), SI
+	MOVQ mean+32(FP), R10
+	MOVQ rstd+40(FP), R11
+	MOVQ rows+48(FP), R14
+	MOVQ c+56(FP), R9
+	SHLQ $2, R9
+	VMOVUPS (DI), Y4
+	VXORPS Y5, Y5, Y5
+	TESTQ BX, BX
+	JZ   lcnob
+	VMOVUPS (BX), Y5
+lcnob:
+	TESTQ R14, R14
+	JZ   lcstore
+lcrow:
+	VBROADCASTSS (R10), Y2
+	VBROADCASTSS (R11), Y3
+	VMOVUPS (SI), Y1
+	VSUBPS Y2, Y1, Y1
+	VMULPS Y3, Y1, Y1              // n
+	VMOVUPS (DX), Y0               // d
+	VFMADD231PS Y1, Y0, Y4
+	VADDPS Y0, Y5, Y5
+	ADDQ R9, SI
+	ADDQ R9, DX
+	ADDQ $4, R10
+	ADDQ $4, R11
+	DECQ R14
+	JNZ  lcrow
+lcstore:
+	VMOVUPS Y4, (DI)
+	TESTQ BX, BX
+	JZ   lcdone
+	VMOVUPS Y5, (BX)
+lcdone:
+	VZEROUPPER
 	RET
