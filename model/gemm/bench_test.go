@@ -255,3 +255,25 @@ func BenchmarkGPTStepMix(b *testing.B) {
 		report(b, cpu0)
 	})
 }
+
+// BenchmarkSgemmPaths measures each micro-kernel this machine can run
+// (AVX-512, AVX2+FMA, pure Go) at a large and a small shape, one thread.
+func BenchmarkSgemmPaths(b *testing.B) {
+	for _, kn := range kernels() {
+		for _, s := range []benchShape{modelShapes[0], modelShapes[13]} {
+			b.Run(kn.name+"/"+s.String(), func(b *testing.B) {
+				old := active
+				active = kn
+				defer func() { active = old }()
+				SetThreads(1)
+				defer SetThreads(0)
+				a, lda, bb, ldb, c := s.operands(rand.New(rand.NewPCG(1, 2)))
+				cpu0 := cpuTime()
+				for b.Loop() {
+					Sgemm(s.tA, s.tB, s.m, s.n, s.k, 1, a, lda, bb, ldb, s.beta, c, s.n)
+				}
+				reportGFLOPs(b, s, cpu0)
+			})
+		}
+	}
+}
