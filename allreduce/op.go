@@ -42,6 +42,7 @@ type Op struct {
 
 	failMu  sync.Mutex
 	failure failure
+	settled bool // both loops are done: the outcome is final
 }
 
 // failure is the first reason an operation failed.
@@ -87,7 +88,7 @@ func (o *Op) reset(ctx context.Context, tag Tag, total int, m *Membership, block
 	o.buckets, o.submitted, o.slots = o.buckets[:0], 0, 0
 	o.recvDone.Store(0)
 	o.loops.Store(2)
-	o.failure = failure{}
+	o.failure, o.settled = failure{}, false
 	if o.octx.isDone() {
 		o.octx.done = make(chan struct{})
 	}
@@ -165,7 +166,7 @@ func (o *Op) Wait() error {
 // fail records the first failure and cancels the operation's context.
 func (o *Op) fail(culprit int, code byte, err error) {
 	o.failMu.Lock()
-	first := o.failure.err == nil
+	first := o.failure.err == nil && !o.settled
 	if first {
 		o.failure = failure{culprit: culprit, code: code, err: err}
 	}
@@ -207,10 +208,22 @@ func (o *Op) failTransport(peer int, err error) {
 	o.fail(peer, code, err)
 }
 
+// loopExit is called by each loop when it is done. The last one settles the
+// operation: success, or failure told to the successor (now that no loop
+// sends to it any more). A failure that comes after success (ctx ending just
+// then) is ignored.
 func (o *Op) loopExit() {
-	if o.loops.Add(-1) == 0 {
-		o.loopsDone <- struct{}{}
+	if o.loops.Add(-1) > 0 {
+		return
 	}
+	o.failMu.Lock()
+	failed := o.failure.err != nil
+	o.settled = true
+	o.failMu.Unlock()
+	if failed {
+		o.sendAbort()
+	}
+	o.loopsDone <- struct{}{}
 }
 
 // bucketAt waits for bucket i; ok=false when there is none to come or the

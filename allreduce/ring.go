@@ -256,9 +256,6 @@ func (r *Ring) sendLoop() {
 			return
 		case o := <-r.sendq:
 			o.runSend()
-			if o.octx.isDone() {
-				o.sendAbort()
-			}
 			o.loopExit()
 		}
 	}
