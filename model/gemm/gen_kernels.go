@@ -214,6 +214,8 @@ func main() {
 	emit("")
 	micro("microAVX512", "Z", 12, 16, false)
 	micro("microAVX512Half", "Z", 12, 16, true)
+	micro("microAVX512Rows6", "Z", 6, 16, false)
+	micro("microAVX512Rows6Half", "Z", 6, 16, true)
 	micro("microAVX2", "Y", 6, 8, false)
 	micro("microAVX2Half", "Y", 6, 8, true)
 	if err := os.WriteFile("kernel_amd64.s", out.Bytes(), 0o644); err != nil {

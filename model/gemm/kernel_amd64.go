@@ -48,6 +48,10 @@ func microAsm(id, mr, nr, kc int, a []float32, rsa, csa int, b, c []float32, ldc
 	cmask := 1<<cols - 1
 	half := cols <= nr/2 // the last panel of C: half the work
 	switch {
+	case id == idAVX512 && rows <= 6 && half: // the last tile of C: a quarter
+		microAVX512Rows6Half(kc, &a[0], rsa, csa, &b[0], &c[0], ldc, alpha, beta, rows, cmask, ld)
+	case id == idAVX512 && rows <= 6:
+		microAVX512Rows6(kc, &a[0], rsa, csa, &b[0], &c[0], ldc, alpha, beta, rows, cmask, ld)
 	case id == idAVX512 && half:
 		microAVX512Half(kc, &a[0], rsa, csa, &b[0], &c[0], ldc, alpha, beta, rows, cmask, ld)
 	case id == idAVX512:
@@ -79,6 +83,17 @@ func microAVX2(kc int, a *float32, rsa, csa int, b, c *float32, ldc int, alpha, 
 //
 //go:noescape
 func microAVX512Half(kc int, a *float32, rsa, csa int, b, c *float32, ldc int, alpha, beta float32, rows, cmask, load int)
+
+// microAVX512Rows6 is microAVX512 for at most 6 rows: it computes the 6×32
+// tile from the first 6 rows of A.
+//
+//go:noescape
+func microAVX512Rows6(kc int, a *float32, rsa, csa int, b, c *float32, ldc int, alpha, beta float32, rows, cmask, load int)
+
+// microAVX512Rows6Half is microAVX512 for at most 6 rows and 16 columns.
+//
+//go:noescape
+func microAVX512Rows6Half(kc int, a *float32, rsa, csa int, b, c *float32, ldc int, alpha, beta float32, rows, cmask, load int)
 
 // microAVX2Half is microAVX2 for at most 8 columns: it computes the 6×8
 // tile from the first half of each row of the panel b (kc×16).
