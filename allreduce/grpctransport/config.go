@@ -1,0 +1,97 @@
+package grpctransport
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/craftml/craft/allreduce"
+)
+
+// Config configures a Transport. Start from DefaultConfig.
+type Config struct {
+	// ListenAddr is where New listens ("host:port"; port 0 picks one).
+	// NewListener ignores it.
+	ListenAddr string
+	// AdvertiseAddr is the address peers dial (Transport.Addr); empty means
+	// the listener's address, which suits 127.0.0.1 and explicit hosts but
+	// not a wildcard such as ":7071".
+	AdvertiseAddr string
+	// MaxPayloadBytes is the largest payload a message carries: the Ring's
+	// SegmentBytes (allreduce.Config). gRPC's receive limit is set to this
+	// plus the frame header, no more; a larger Send fails locally with
+	// allreduce.ErrMessageTooLarge.
+	MaxPayloadBytes int
+	// SendQueueMessages is how many encoded messages to one peer may wait
+	// for the wire before Send blocks.
+	SendQueueMessages int
+	// RecvQueueMessages is how many received data messages from one peer
+	// wait for Recv before the transport stops reading that stream (and
+	// gRPC flow control stops the sender).
+	RecvQueueMessages int
+	// StreamWindowBytes is the HTTP/2 flow-control window of one stream,
+	// ConnWindowBytes that of one connection (gRPC's initial windows; setting
+	// them turns off gRPC's dynamic window estimate). Together with the
+	// queues they bound the bytes in flight to one peer.
+	StreamWindowBytes int32
+	ConnWindowBytes   int32
+	// WriteBufferBytes and ReadBufferBytes size the socket-side buffers of
+	// each connection: how much gRPC batches into one write(2) and reads in
+	// one read(2).
+	WriteBufferBytes int
+	ReadBufferBytes  int
+	// KeepaliveTime is how long a connection may be silent before the peer
+	// is pinged, and KeepaliveTimeout how long the answer may take before the
+	// peer counts as lost. (gRPC raises a client's KeepaliveTime below 10 s
+	// to 10 s; the server side pings after KeepaliveTime too, so a silent
+	// dead peer is seen after about KeepaliveTime+KeepaliveTimeout.)
+	KeepaliveTime    time.Duration
+	KeepaliveTimeout time.Duration
+	// Logger receives connection events; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a configuration for 127.0.0.1 with an ephemeral
+// port, sized for the Ring's default segments.
+func DefaultConfig() Config {
+	return Config{
+		ListenAddr:        "127.0.0.1:0",
+		MaxPayloadBytes:   allreduce.DefaultConfig().SegmentBytes,
+		SendQueueMessages: 2,
+		RecvQueueMessages: 4,
+		StreamWindowBytes: 4 << 20,
+		ConnWindowBytes:   16 << 20,
+		WriteBufferBytes:  256 << 10,
+		ReadBufferBytes:   256 << 10,
+		KeepaliveTime:     time.Second,
+		KeepaliveTimeout:  time.Second,
+	}
+}
+
+// minWindow is HTTP/2's initial window; gRPC ignores smaller values.
+const minWindow = 64 << 10
+
+// Validate names the first bad field.
+func (c Config) Validate() error {
+	switch {
+	case c.MaxPayloadBytes < 1 || c.MaxPayloadBytes > 1<<30:
+		return fmt.Errorf("grpctransport: Config.MaxPayloadBytes = %d; want in [1, 1 GiB]", c.MaxPayloadBytes)
+	case c.SendQueueMessages < 1:
+		return fmt.Errorf("grpctransport: Config.SendQueueMessages = %d; want >= 1", c.SendQueueMessages)
+	case c.RecvQueueMessages < 1:
+		return fmt.Errorf("grpctransport: Config.RecvQueueMessages = %d; want >= 1", c.RecvQueueMessages)
+	case c.StreamWindowBytes < minWindow:
+		return fmt.Errorf("grpctransport: Config.StreamWindowBytes = %d; want >= %d", c.StreamWindowBytes, minWindow)
+	case c.ConnWindowBytes < c.StreamWindowBytes:
+		return fmt.Errorf("grpctransport: Config.ConnWindowBytes = %d; want >= StreamWindowBytes (%d)", c.ConnWindowBytes, c.StreamWindowBytes)
+	case c.WriteBufferBytes < 0:
+		return fmt.Errorf("grpctransport: Config.WriteBufferBytes = %d; want >= 0", c.WriteBufferBytes)
+	case c.ReadBufferBytes < 0:
+		return fmt.Errorf("grpctransport: Config.ReadBufferBytes = %d; want >= 0", c.ReadBufferBytes)
+	case c.KeepaliveTime <= 0:
+		return fmt.Errorf("grpctransport: Config.KeepaliveTime = %v; want > 0", c.KeepaliveTime)
+	case c.KeepaliveTimeout <= 0:
+		return fmt.Errorf("grpctransport: Config.KeepaliveTimeout = %v; want > 0", c.KeepaliveTimeout)
+	}
+	return nil
+}

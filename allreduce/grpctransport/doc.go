@@ -1,0 +1,49 @@
+// Package grpctransport is the production allreduce.Transport: the ring's
+// messages over gRPC (HTTP/2 over TCP).
+//
+// Each Transport serves the Ring service (ringpb/ring.proto) on one listener
+// for its whole life, across generations. To send, it keeps one ClientConn
+// per peer address and, on it, one long-lived client stream that carries
+// every data message to that peer, in order, whatever the generation;
+// aborts go as unary calls, so they overtake queued data and never wait for
+// the data stream's flow control. Configure reuses the connections to peers
+// that are still alive, dials new ones, and closes the rest.
+//
+//	tr, err := grpctransport.New(grpctransport.DefaultConfig())
+//	...
+//	ring := allreduce.New(tr, allreduce.DefaultConfig())
+//	err = ring.Configure(ctx, allreduce.Membership{Run: run, Gen: 1, Rank: r, Peers: addrs})
+//
+// # Bytes on the wire
+//
+// A message is one ringpb.Frame: the header (run, generation, step, sender
+// rank, segment, kind) and the payload as a protobuf bytes field holding the
+// raw little-endian elements. A custom gRPC codec (codec.go) writes the
+// header and copies the payload once, into a pooled buffer that gRPC frees
+// after writing it out (Send must not keep the caller's buffer); on receipt
+// it parses the header and keeps a reference to gRPC's receive buffers, from
+// which Recv copies the payload straight into the caller's buffer. Nothing is
+// allocated per message in steady state.
+//
+// # Flow control and buffers
+//
+// Per peer, at most Config.SendQueueMessages encoded messages wait to be
+// written and Config.RecvQueueMessages received ones wait for Recv; beyond
+// that the HTTP/2 stream window (Config.StreamWindowBytes) holds the rest,
+// and Send blocks. The receive limit is MaxPayloadBytes plus the header: set
+// MaxPayloadBytes to the Ring's SegmentBytes, not more.
+//
+// # Failures
+//
+// A peer counts as lost when its connection fails (the peer's process died,
+// its endpoint closed, or keepalive found it silent), when it cannot be
+// reached at all, or when its data stream to this endpoint ends. Send and
+// Recv then return an *allreduce.PeerError wrapping allreduce.ErrPeerLost
+// with the peer's rank and address. A killed process on the same host is
+// seen at once (the kernel closes its sockets); a silent one after about
+// KeepaliveTime+KeepaliveTimeout. Messages of another run or an older
+// generation are dropped on arrival; newer ones are held, as the contract
+// says. gRPC status codes never leave this package.
+package grpctransport
+
+//go:generate sh gen.sh
