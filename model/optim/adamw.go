@@ -59,7 +59,18 @@ type AdamW struct {
 	n     int
 	decay []run
 	m, v  []float32 // (n) first and second moments
+	job   adamwJob  // Step's work for the pool
 }
+
+// adamwJob is one Step split over the goroutines of SetThreads.
+type adamwJob struct {
+	o             *AdamW
+	step          int
+	lr            float64
+	params, grads []float32
+}
+
+func (j *adamwJob) run(lo, hi int) { j.o.StepRange(j.step, j.lr, j.params, j.grads, lo, hi) }
 
 var _ Optimizer = (*AdamW)(nil)
 
@@ -80,13 +91,16 @@ func (o *AdamW) Len() int { return o.n }
 func (o *AdamW) Config() AdamWConfig { return o.cfg }
 
 // Step applies update number step (1-based) with learning rate lr to the
-// whole arena.
+// whole arena, split over the goroutines of SetThreads.
 func (o *AdamW) Step(step int, lr float64, params, grads []float32) {
-	o.StepRange(step, lr, params, grads, 0, o.n)
+	checkRange(step, o.n, params, grads, 0, o.n)
+	o.job = adamwJob{o: o, step: step, lr: lr, params: params, grads: grads}
+	parallel(o.n, kernelBlock, &o.job)
+	o.job = adamwJob{}
 }
 
 // StepRange applies update number step (1-based) with learning rate lr to
-// params[lo:hi], bitwise as Step does there.
+// params[lo:hi], bitwise as Step does there, on the caller's goroutine.
 func (o *AdamW) StepRange(step int, lr float64, params, grads []float32, lo, hi int) {
 	checkRange(step, o.n, params, grads, lo, hi)
 	withDecay := o.consts(step, lr, o.cfg.WeightDecay)

@@ -1,6 +1,7 @@
 package optim
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -9,16 +10,29 @@ import (
 // (4 layers, 128 wide, vocabulary 65, context 64).
 const benchN = 810_000
 
-func BenchmarkAdamWStep(b *testing.B) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	p, g := randVec(rng, benchN, 1), randVec(rng, benchN, 1e-3)
-	o := NewAdamW(DefaultAdamWConfig(), benchN, []Group{{Offset: 0, Len: benchN / 2, Decay: true}})
-	b.SetBytes(benchN * 4)
-	step := 0
-	for b.Loop() {
-		step++
-		o.Step(step, 1e-3, p, g)
+// threadCounts runs f as sub-benchmarks at 1 and 2 threads.
+func threadCounts(b *testing.B, f func(b *testing.B)) {
+	for _, n := range []int{1, 2} {
+		b.Run(fmt.Sprintf("threads=%d", n), func(b *testing.B) {
+			SetThreads(n)
+			defer SetThreads(1)
+			f(b)
+		})
 	}
+}
+
+func BenchmarkAdamWStep(b *testing.B) {
+	threadCounts(b, func(b *testing.B) {
+		rng := rand.New(rand.NewPCG(1, 2))
+		p, g := randVec(rng, benchN, 1), randVec(rng, benchN, 1e-3)
+		o := NewAdamW(DefaultAdamWConfig(), benchN, []Group{{Offset: 0, Len: benchN / 2, Decay: true}})
+		b.SetBytes(benchN * 4)
+		step := 0
+		for b.Loop() {
+			step++
+			o.Step(step, 1e-3, p, g)
+		}
+	})
 }
 
 func BenchmarkAdamWStepGo(b *testing.B) {
@@ -43,17 +57,21 @@ func BenchmarkSGDStep(b *testing.B) {
 }
 
 func BenchmarkClipGlobalNorm(b *testing.B) {
-	g := randVec(rand.New(rand.NewPCG(1, 2)), benchN, 1e-3)
-	b.SetBytes(benchN * 4)
-	for b.Loop() {
-		ClipGlobalNorm(g, 1e9)
-	}
+	threadCounts(b, func(b *testing.B) {
+		g := randVec(rand.New(rand.NewPCG(1, 2)), benchN, 1e-3)
+		b.SetBytes(benchN * 4)
+		for b.Loop() {
+			ClipGlobalNorm(g, 1e9)
+		}
+	})
 }
 
 func BenchmarkScale(b *testing.B) {
-	g := randVec(rand.New(rand.NewPCG(1, 2)), benchN, 1e-3)
-	b.SetBytes(benchN * 4)
-	for b.Loop() {
-		Scale(g, 1)
-	}
+	threadCounts(b, func(b *testing.B) {
+		g := randVec(rand.New(rand.NewPCG(1, 2)), benchN, 1e-3)
+		b.SetBytes(benchN * 4)
+		for b.Loop() {
+			Scale(g, 1)
+		}
+	})
 }

@@ -43,7 +43,18 @@ type SGD struct {
 	n     int
 	decay []run
 	buf   []float32 // (n) momentum buffer
+	job   sgdJob    // Step's work for the pool
 }
+
+// sgdJob is one Step split over the goroutines of SetThreads.
+type sgdJob struct {
+	o             *SGD
+	step          int
+	lr            float64
+	params, grads []float32
+}
+
+func (j *sgdJob) run(lo, hi int) { j.o.StepRange(j.step, j.lr, j.params, j.grads, lo, hi) }
 
 var _ Optimizer = (*SGD)(nil)
 
@@ -64,13 +75,16 @@ func (o *SGD) Len() int { return o.n }
 func (o *SGD) Config() SGDConfig { return o.cfg }
 
 // Step applies update number step (1-based) with learning rate lr to the
-// whole arena.
+// whole arena, split over the goroutines of SetThreads.
 func (o *SGD) Step(step int, lr float64, params, grads []float32) {
-	o.StepRange(step, lr, params, grads, 0, o.n)
+	checkRange(step, o.n, params, grads, 0, o.n)
+	o.job = sgdJob{o: o, step: step, lr: lr, params: params, grads: grads}
+	parallel(o.n, kernelBlock, &o.job)
+	o.job = sgdJob{}
 }
 
 // StepRange applies update number step (1-based) with learning rate lr to
-// params[lo:hi], bitwise as Step does there. SGD's update does not depend
+// params[lo:hi], bitwise as Step does there, on the caller's goroutine. SGD's update does not depend
 // on step beyond its check.
 func (o *SGD) StepRange(step int, lr float64, params, grads []float32, lo, hi int) {
 	checkRange(step, o.n, params, grads, lo, hi)
