@@ -45,6 +45,10 @@ func tanhf(x float32) float32 {
 	return 1 - 2/(expf(2*x)+1)
 }
 
+// tanhLimit is where tanhRational clamps its argument: tanh rounds to ±1
+// in float32 beyond it.
+const tanhLimit = 7.90531110763549805
+
 // tanhRational returns tanh(x) in float32 as Eigen's ptanh_float does: an
 // odd rational function of degree 13/6, clamped where tanh rounds to ±1.
 func tanhRational(x float32) float32 {
@@ -60,8 +64,8 @@ func tanhRational(x float32) float32 {
 		b2  = 2.26843463243900e-03
 		b4  = 1.18534705686654e-04
 		b6  = 1.19825839466702e-06
-		lim = 7.90531110763549805
 	)
+	const lim = tanhLimit
 	if x > lim {
 		x = lim
 	}

@@ -10,74 +10,78 @@ const (
 	geluA = 0.044715
 )
 
-// geluForward writes GELU of elements [lo, hi) and caches the tanh for the
-// backward.
+// geluForward writes GELU of elements [lo, hi) and caches its derivative
+// for the backward, which then needs neither the input nor a tanh. out may
+// be in itself (in place).
 //
-//	out, th, in: (N)
-func geluForward(out, th, in []float32, lo, hi int) {
+//	out, dg, in: (N)
+func geluForward(out, dg, in []float32, lo, hi int) {
 	if useAVX2 {
 		n8 := (hi - lo) &^ 7
 		if n8 > 0 {
-			_, _, _ = out[lo+n8-1], th[lo+n8-1], in[lo+n8-1]
-			geluForwardAVX2(&out[lo], &th[lo], &in[lo], n8)
+			_, _, _ = out[lo+n8-1], dg[lo+n8-1], in[lo+n8-1]
+			geluForwardAVX2(&out[lo], &dg[lo], &in[lo], n8)
 		}
 		lo += n8
 	}
-	geluForwardGo(out, th, in, lo, hi)
+	geluForwardGo(out, dg, in, lo, hi)
 }
 
 // geluForwardGo is geluForward in plain Go, the reference of the AVX2
 // version and its tail.
-func geluForwardGo(out, th, in []float32, lo, hi int) {
+func geluForwardGo(out, dg, in []float32, lo, hi int) {
 	x := in[lo:hi]
 	o := out[lo:hi]
 	o = o[:len(x)]
-	t := th[lo:hi]
-	t = t[:len(x)]
+	g := dg[lo:hi]
+	g = g[:len(x)]
 	for i, v := range x {
-		h := tanhRational(geluK * (v + geluA*v*v*v))
-		t[i] = h
+		u := geluK * (v + geluA*v*v*v)
+		h := tanhRational(u)
+		sech2 := 1 - h*h
+		if u >= tanhLimit || u <= -tanhLimit {
+			sech2 = 0 // saturated: the clamped h is not quite ±1
+		}
+		g[i] = 0.5*(1+h) + 0.5*geluK*v*sech2*(1+3*geluA*v*v)
 		o[i] = 0.5 * v * (1 + h)
 	}
 }
 
-// geluBackward adds the gradient of elements [lo, hi) to dIn, or with set
-// writes it.
+// geluBackward adds dOut·GELU'(x) of elements [lo, hi) to dIn, or with set
+// writes it; dIn may be dOut (in place).
 //
-//	dIn, dOut, in, th: (N)
-func geluBackward(dIn, dOut, in, th []float32, lo, hi int, set bool) {
+//	dIn, dOut, dg: (N)
+func geluBackward(dIn, dOut, dg []float32, lo, hi int, set bool) {
 	if useAVX2 {
 		n8 := (hi - lo) &^ 7
 		if n8 > 0 {
-			_, _, _, _ = dIn[lo+n8-1], dOut[lo+n8-1], in[lo+n8-1], th[lo+n8-1]
+			_, _, _ = dIn[lo+n8-1], dOut[lo+n8-1], dg[lo+n8-1]
 			acc := 1
 			if set {
 				acc = 0
 			}
-			geluBackwardAVX2(&dIn[lo], &dOut[lo], &in[lo], &th[lo], n8, acc)
+			geluBackwardAVX2(&dIn[lo], &dOut[lo], &dg[lo], n8, acc)
 		}
 		lo += n8
 	}
-	geluBackwardGo(dIn, dOut, in, th, lo, hi, set)
+	geluBackwardGo(dIn, dOut, dg, lo, hi, set)
 }
 
 // geluBackwardGo is geluBackward in plain Go.
-func geluBackwardGo(dIn, dOut, in, th []float32, lo, hi int, set bool) {
-	x := in[lo:hi]
+func geluBackwardGo(dIn, dOut, dg []float32, lo, hi int, set bool) {
+	g := dg[lo:hi]
 	d := dOut[lo:hi]
-	d = d[:len(x)]
-	t := th[lo:hi]
-	t = t[:len(x)]
+	d = d[:len(g)]
 	di := dIn[lo:hi]
-	di = di[:len(x)]
-	for i, v := range x {
-		h := t[i]
-		g := 0.5*(1+h) + 0.5*v*(1-h*h)*geluK*(1+3*geluA*v*v)
-		if set {
-			di[i] = g * d[i]
-		} else {
-			di[i] += g * d[i]
+	di = di[:len(g)]
+	if set {
+		for i, v := range g {
+			di[i] = v * d[i]
 		}
+		return
+	}
+	for i, v := range g {
+		di[i] += v * d[i]
 	}
 }
 
@@ -89,32 +93,32 @@ const elemChunk = 256
 func elemChunks(n int) int { return (n + elemChunk - 1) / elemChunk }
 
 type geluForwardJob struct {
-	out, th, in []float32
+	out, dg, in []float32
 	n           int
 }
 
 func (j *geluForwardJob) run(lo, hi int) {
-	geluForward(j.out, j.th, j.in, lo*elemChunk, min(hi*elemChunk, j.n))
+	geluForward(j.out, j.dg, j.in, lo*elemChunk, min(hi*elemChunk, j.n))
 }
 
 type geluBackwardJob struct {
-	dIn, dOut, in, th []float32
-	n                 int
-	set               bool
+	dIn, dOut, dg []float32
+	n             int
+	set           bool
 }
 
 func (j *geluBackwardJob) run(lo, hi int) {
-	geluBackward(j.dIn, j.dOut, j.in, j.th, lo*elemChunk, min(hi*elemChunk, j.n), j.set)
+	geluBackward(j.dIn, j.dOut, j.dg, lo*elemChunk, min(hi*elemChunk, j.n), j.set)
 }
 
 // geluForward runs geluForward over n elements in parallel.
-func (k *kern) geluForward(out, th, in []float32, n int) {
-	k.geluFwdJob = geluForwardJob{out, th, in, n}
+func (k *kern) geluForward(out, dg, in []float32, n int) {
+	k.geluFwdJob = geluForwardJob{out, dg, in, n}
 	parallel(elemChunks(n), 16, &k.geluFwdJob)
 }
 
 // geluBackward runs geluBackward over n elements in parallel.
-func (k *kern) geluBackward(dIn, dOut, in, th []float32, n int, set bool) {
-	k.geluBwdJob = geluBackwardJob{dIn, dOut, in, th, n, set}
+func (k *kern) geluBackward(dIn, dOut, dg []float32, n int, set bool) {
+	k.geluBwdJob = geluBackwardJob{dIn, dOut, dg, n, set}
 	parallel(elemChunks(n), 16, &k.geluBwdJob)
 }

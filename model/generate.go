@@ -18,7 +18,7 @@ type decoder struct {
 	k, v                   [][]float32 // per layer (BlockSize, C)
 	x, ln, atty, proj      []float32   // (C)
 	qkv                    []float32   // (3C)
-	fch, fchTanh, fchGelu  []float32   // (4C)
+	fch, fchGrad           []float32   // (4C)
 	att                    []float32   // (BlockSize)
 	logits, probs, scratch []float32   // (V)
 	mean, rstd             []float32   // (1)
@@ -30,7 +30,7 @@ func newDecoder(c GPTConfig) *decoder {
 	f := func(k int) []float32 { return make([]float32, k) }
 	d := &decoder{
 		x: f(C), ln: f(C), atty: f(C), proj: f(C), qkv: f(3 * C),
-		fch: f(4 * C), fchTanh: f(4 * C), fchGelu: f(4 * C), att: f(T),
+		fch: f(4 * C), fchGrad: f(4 * C), att: f(T),
 		logits: f(c.VocabSize), probs: f(c.VocabSize), scratch: f(c.VocabSize),
 		mean: f(1), rstd: f(1), targets: make([]int32, T),
 	}
@@ -85,8 +85,8 @@ func (g *GPT) step(tok int32, pos int) {
 		residualForward(d.x, d.x, d.proj, nil, 0, C)
 		layerNormForward(d.ln, d.mean, d.rstd, d.x, L.ln2W, L.ln2B, C, 0, 1)
 		linearForward(d.fch, d.ln, L.fcW, L.fcB, 1, C, 4*C)
-		geluForward(d.fchGelu, d.fchTanh, d.fch, 0, 4*C)
-		linearForward(d.proj, d.fchGelu, L.fcprojW, L.fcprojB, 1, 4*C, C)
+		geluForward(d.fch, d.fchGrad, d.fch, 0, 4*C)
+		linearForward(d.proj, d.fch, L.fcprojW, L.fcprojB, 1, 4*C, C)
 		residualForward(d.x, d.x, d.proj, nil, 0, C)
 	}
 	layerNormForward(d.ln, d.mean, d.rstd, d.x, g.lnfW, g.lnfB, C, 0, 1)

@@ -94,7 +94,7 @@ type gptLayer struct {
 	att, attd             []float32 // (B,NH,T,T): softmax, after dropout
 	atty, attproj, res2   []float32 // (B,T,C)
 	ln2, ln2Mean, ln2Rstd []float32
-	fch, fchTanh, fchGelu []float32 // (B,T,4C)
+	fch, fchGrad          []float32 // (B,T,4C): c_fc's output, then GELU of it in place; GELU' there
 	fcproj, res3          []float32 // (B,T,C)
 
 	attMask, projMask, fcMask []float32 // dropout masks; nil without dropout
@@ -123,7 +123,7 @@ type GPT struct {
 	// activation gradients, shared by the layers
 	dres, dln, dtmp, datty []float32 // (B,T,C)
 	dqkv                   []float32 // (B,T,3C)
-	dfch, dfchg            []float32 // (B,T,4C)
+	dfch                   []float32 // (B,T,4C)
 	datt                   []float32 // (B,NH,T,T)
 	dlogits                []float32 // (B,T,V)
 
@@ -235,7 +235,7 @@ func (g *GPT) alloc() {
 		L.att = f(att)
 		L.atty, L.attproj, L.res2 = f(n*C), f(n*C), f(n*C)
 		L.ln2, L.ln2Mean, L.ln2Rstd = f(n*C), f(n), f(n)
-		L.fch, L.fchTanh, L.fchGelu = f(n*4*C), f(n*4*C), f(n*4*C)
+		L.fch, L.fchGrad = f(n*4*C), f(n*4*C)
 		L.fcproj, L.res3 = f(n*C), f(n*C)
 		if drop {
 			L.attd, L.attMask = f(att), f(att)
@@ -244,7 +244,7 @@ func (g *GPT) alloc() {
 	}
 	g.dres, g.dln, g.dtmp, g.datty = f(n*C), f(n*C), f(n*C), f(n*C)
 	g.dqkv = f(n * 3 * C)
-	g.dfch, g.dfchg = f(n*4*C), f(n*4*C)
+	g.dfch = f(n * 4 * C)
 	g.datt = f(att)
 	g.dlogits = f(n * V)
 }
@@ -296,8 +296,8 @@ func (g *GPT) Forward(b *Batch, train bool) (lossSum float64, count int) {
 		k.residualForward(L.res2, x, L.attproj, pm, N*C)
 		k.layerNormForward(L.ln2, L.ln2Mean, L.ln2Rstd, L.res2, L.ln2W, L.ln2B, N, C)
 		linearForward(L.fch, L.ln2, L.fcW, L.fcB, N, C, 4*C)
-		k.geluForward(L.fchGelu, L.fchTanh, L.fch, N*4*C)
-		linearForward(L.fcproj, L.fchGelu, L.fcprojW, L.fcprojB, N, 4*C, C)
+		k.geluForward(L.fch, L.fchGrad, L.fch, N*4*C) // in place: c_fc's output is not needed again
+		linearForward(L.fcproj, L.fch, L.fcprojW, L.fcprojB, N, 4*C, C)
 		k.residualForward(L.res3, L.res2, L.fcproj, fm, N*C)
 		x = L.res3
 	}
@@ -349,8 +349,8 @@ func (g *GPT) Backward(scale float32) {
 			k.residualBackwardSet(g.dtmp, g.dres, fm, N*C)
 			dproj = g.dtmp
 		}
-		k.linearBackwardSet(g.dfchg, L.dfcprojW, L.dfcprojB, dproj, L.fchGelu, L.fcprojW, N, 4*C, C)
-		k.geluBackward(g.dfch, g.dfchg, L.fch, L.fchTanh, N*4*C, true)
+		k.linearBackwardSet(g.dfch, L.dfcprojW, L.dfcprojB, dproj, L.fch, L.fcprojW, N, 4*C, C)
+		k.geluBackward(g.dfch, g.dfch, L.fchGrad, N*4*C, true) // in place
 		k.linearBackwardSet(g.dln, L.dfcW, L.dfcB, g.dfch, L.ln2, L.fcW, N, C, 4*C)
 		k.layerNormBackward(g.dres, L.dln2W, L.dln2B, g.dln, L.res2, L.ln2Mean, L.ln2Rstd, L.ln2W, N, C)
 		// res2 = x + attproj⊙pm

@@ -95,7 +95,7 @@ func TestGELUGrad(t *testing.T) {
 	loss()
 	din := make([]float32, N)
 	var k kern
-	k.geluBackward(din, R, in, th, N, false)
+	k.geluBackward(din, R, th, N, false)
 	checkGrad(t, "gelu", in, din, loss, 1e-3, 1e-3)
 }
 
@@ -246,13 +246,16 @@ func TestSIMDMatchesGo(t *testing.T) {
 	geluForwardGo(out2, th2, in, 0, n)
 	for i := range out1 {
 		tol := 1e-6 * max(1, abs32(in[i]))
-		if diff := out1[i] - out2[i]; diff > tol || diff < -tol || th1[i]-th2[i] > 1e-6 || th2[i]-th1[i] > 1e-6 {
-			t.Fatalf("geluForward(%g) = %g, tanh %g; want %g, %g (Go)", in[i], out1[i], th1[i], out2[i], th2[i])
+		// The derivative has 0.5·K·x·(1+3A·x²)·(1-t²): t's last-bit
+		// differences (FMA or not) grow with |x|³ until tanh saturates.
+		gtol := 1e-6 * max(1, abs32(in[i]*in[i]*in[i]))
+		if diff := out1[i] - out2[i]; diff > tol || diff < -tol || abs32(th1[i]-th2[i]) > gtol {
+			t.Fatalf("geluForward(%g) = %g, derivative %g; want %g, %g (Go)", in[i], out1[i], th1[i], out2[i], th2[i])
 		}
 	}
 	di1, di2 := make([]float32, n), make([]float32, n)
-	geluBackward(di1, d, in, th1, 0, n, false)
-	geluBackwardGo(di2, d, in, th1, 0, n, false)
+	geluBackward(di1, d, th1, 0, n, false)
+	geluBackwardGo(di2, d, th1, 0, n, false)
 	for i := range di1 {
 		if diff := di1[i] - di2[i]; diff > 1e-5 || diff < -1e-5 {
 			t.Fatalf("geluBackward at %g = %g; want %g (Go)", in[i], di1[i], di2[i])
@@ -324,8 +327,8 @@ func TestSetVariants(t *testing.T) {
 		in, d, th, out := junk(n), junk(n), make([]float32, n), make([]float32, n)
 		geluForward(out, th, in, 0, n)
 		set, add := junk(n), make([]float32, n)
-		k.geluBackward(set, d, in, th, n, true)
-		k.geluBackward(add, d, in, th, n, false)
+		k.geluBackward(set, d, th, n, true)
+		k.geluBackward(add, d, th, n, false)
 		equal("geluBackward", set, add)
 	}
 	{

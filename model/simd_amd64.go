@@ -8,10 +8,10 @@ package model
 // never depends on the split.
 
 //go:noescape
-func geluForwardAVX2(out, th, in *float32, n int)
+func geluForwardAVX2(out, dg, in *float32, n int)
 
 //go:noescape
-func geluBackwardAVX2(dIn, dOut, in, th *float32, n, acc int) // acc 0: dIn = …, 1: dIn += …
+func geluBackwardAVX2(dIn, dOut, dg *float32, n, acc int) // acc 0: dIn = …, 1: dIn += …
 
 // expSumAVX2 replaces x[i] by e^(x[i]-m) for i < n (a multiple of 8) and
 // returns their sum.

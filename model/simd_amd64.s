@@ -25,6 +25,7 @@ CONST8(tb6, 0x35a0d3d8)
 CONST8(tlim, 0x40fcf84f)
 CONST8(tnlim, 0xc0fcf84f)
 // GELU
+CONST8(absmask, 0x7fffffff)
 CONST8(gk, 0x3f4c422a)      // √(2/π)
 CONST8(gka, 0x3d122279)     // √(2/π)·0.044715
 CONST8(half, 0x3f000000)    // 0.5
@@ -68,24 +69,42 @@ GLOBL ebias<>(SB), RODATA|NOPTR, $32
 	VFMADD213PS tb0<>(SB), t1, t2; \
 	VDIVPS t2, out, out
 
-// func geluForwardAVX2(out, th, in *float32, n int)
+// func geluForwardAVX2(out, dg, in *float32, n int)
+// out = 0.5·x·(1+t), dg = 0.5 + 0.5·t + 0.5·K·x·(1-t²)·(1+3A·x²),
+// t = tanh(K·(x + A·x³)); out may equal in.
 TEXT ·geluForwardAVX2(SB), NOSPLIT, $0-32
 	MOVQ out+0(FP), DI
-	MOVQ th+8(FP), SI
+	MOVQ dg+8(FP), SI
 	MOVQ in+16(FP), DX
 	MOVQ n+24(FP), CX
 	SHRQ $3, CX
 	JZ   gfdone
+	VMOVUPS one<>(SB), Y12
+	VMOVUPS half<>(SB), Y13
+	VMOVUPS ghk<>(SB), Y14
+	VMOVUPS g3a<>(SB), Y15
 gfloop:
 	VMOVUPS (DX), Y0              // x
 	VMULPS  Y0, Y0, Y1            // x²
-	VMULPS  Y0, Y1, Y1            // x³
+	VMULPS  Y0, Y1, Y7            // x³
 	VMULPS  gk<>(SB), Y0, Y2      // K·x
-	VFMADD231PS gka<>(SB), Y1, Y2 // u = K·x + K·A·x³
-	TANH8(Y2, Y3, Y4, Y5)         // Y5 = tanh(u)
-	VMOVUPS Y5, (SI)
-	VMULPS  half<>(SB), Y0, Y6    // h = x/2
-	VFMADD213PS Y6, Y6, Y5        // h·t + h
+	VFMADD231PS gka<>(SB), Y7, Y2 // u = K·x + K·A·x³
+	VANDPS  absmask<>(SB), Y2, Y11
+	VCMPPS  $1, tlim<>(SB), Y11, Y11 // |u| < lim: tanh not saturated
+	TANH8(Y2, Y3, Y4, Y5)         // Y5 = t
+	VMOVAPS Y12, Y6
+	VFMADD231PS Y15, Y1, Y6       // s = 1 + 3A·x²
+	VMOVAPS Y12, Y8
+	VFNMADD231PS Y5, Y5, Y8       // 1 - t²
+	VANDPS  Y11, Y8, Y8           // 0 where saturated (the clamped t is not quite ±1)
+	VMULPS  Y14, Y0, Y9           // 0.5K·x
+	VMULPS  Y8, Y9, Y9
+	VMULPS  Y6, Y9, Y9
+	VFMADD231PS Y13, Y5, Y9       // + 0.5·t
+	VADDPS  Y13, Y9, Y9           // + 0.5
+	VMOVUPS Y9, (SI)
+	VMULPS  Y13, Y0, Y10          // h = x/2
+	VFMADD213PS Y10, Y10, Y5      // h·t + h
 	VMOVUPS Y5, (DI)
 	ADDQ $32, DX
 	ADDQ $32, SI
@@ -96,46 +115,38 @@ gfdone:
 	VZEROUPPER
 	RET
 
-// func geluBackwardAVX2(dIn, dOut, in, th *float32, n, acc int)
-// dIn (+)= dOut · (0.5 + 0.5·t + 0.5·K·x·(1-t²)·(1+3A·x²))
-TEXT ·geluBackwardAVX2(SB), NOSPLIT, $0-48
+// func geluBackwardAVX2(dIn, dOut, dg *float32, n, acc int)
+// dIn (+)= dOut·dg; dIn may equal dOut.
+TEXT ·geluBackwardAVX2(SB), NOSPLIT, $0-40
 	MOVQ dIn+0(FP), DI
 	MOVQ dOut+8(FP), SI
-	MOVQ in+16(FP), DX
-	MOVQ th+24(FP), BX
-	MOVQ n+32(FP), CX
-	MOVQ acc+40(FP), AX
+	MOVQ dg+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ acc+32(FP), AX
 	SHRQ $3, CX
 	JZ   gbdone
-	VMOVUPS one<>(SB), Y10
-	VMOVUPS half<>(SB), Y11
-	VMOVUPS g3a<>(SB), Y12
-	VMOVUPS ghk<>(SB), Y13
-gbloop:
-	VMOVUPS (DX), Y0              // x
-	VMOVUPS (BX), Y1              // t
-	VMULPS  Y0, Y0, Y2            // x²
-	VFMADD213PS Y10, Y12, Y2      // s = 3A·x² + 1
-	VMOVAPS Y1, Y3
-	VFNMADD213PS Y10, Y1, Y3      // 1 - t²
-	VMULPS  Y13, Y0, Y4           // 0.5K·x
-	VMULPS  Y3, Y4, Y4
-	VMULPS  Y2, Y4, Y4            // r = 0.5K·x·(1-t²)·s
-	VFMADD231PS Y11, Y1, Y4       // r += 0.5·t
-	VADDPS  Y11, Y4, Y4           // g = r + 0.5
-	VXORPS  Y5, Y5, Y5
-	TESTQ   AX, AX
-	JZ      gbset
-	VMOVUPS (DI), Y5
+	TESTQ AX, AX
+	JNZ  gbacc
 gbset:
-	VFMADD231PS (SI), Y4, Y5      // dIn (+)= g·dOut
-	VMOVUPS Y5, (DI)
+	VMOVUPS (DX), Y0
+	VMULPS  (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
 	ADDQ $32, DX
-	ADDQ $32, BX
 	ADDQ $32, SI
 	ADDQ $32, DI
 	DECQ CX
-	JNZ  gbloop
+	JNZ  gbset
+	JMP  gbdone
+gbacc:
+	VMOVUPS (DX), Y0
+	VMOVUPS (DI), Y1
+	VFMADD231PS (SI), Y0, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, DX
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  gbacc
 gbdone:
 	VZEROUPPER
 	RET
