@@ -113,6 +113,8 @@ func benchStep(c conf.Config, o stepBenchOptions) (stepBenchResult, error) {
 		threads = runtime.GOMAXPROCS(0)
 	}
 	model.SetThreads(threads)
+	optim.SetThreads(threads)
+	defer optim.SetThreads(1)
 	c.Train.GradAccum = 1 // one forward over the global batch per step
 	j, err := benchGPT(c, o.vocab)
 	if err != nil {

@@ -24,9 +24,14 @@
 // thread count, so StepRange over a sub-range is bitwise the same as Step
 // over that range, the AVX2 kernels give bitwise the results of the portable
 // Go code, and ranks on different machines stay identical. No operation is
-// fused (no FMA). ClipGlobalNorm sums in float64 in a fixed order.
+// fused (no FMA). ClipGlobalNorm sums in float64 in a fixed order (see
+// SumSquares).
 //
-// Step, StepRange, ClipGlobalNorm and Scale allocate nothing. An optimizer is
-// not safe for concurrent use, except that StepRange calls on disjoint ranges
-// may run concurrently.
+// Threads: SetThreads(n) splits Step, ClipGlobalNorm and Scale over n
+// goroutines (default 1); results do not depend on n. StepRange always runs
+// on the caller's goroutine.
+//
+// Step, StepRange, ClipGlobalNorm and Scale allocate nothing in the steady
+// state. An optimizer is not safe for concurrent use, except that StepRange
+// calls on disjoint ranges may run concurrently.
 package optim
