@@ -11,7 +11,8 @@ var threads atomic.Int64
 
 // minParallelFMAs is the size m·n·k under which a call runs on the calling
 // goroutine alone: below it, waking a helper costs more than it saves.
-const minParallelFMAs = 1 << 21
+// Tests lower it to drive small shapes through the threaded path.
+var minParallelFMAs = 1 << 21
 
 // SetThreads sets how many goroutines one Sgemm call may use: n <= 0 means
 // GOMAXPROCS (the default). It is safe to call at any time; calls already

@@ -31,6 +31,15 @@ func useThreads(t testing.TB, n int) {
 	t.Cleanup(func() { SetThreads(old) })
 }
 
+// parallelAlways sends every call with threads > 1 through the threaded
+// path until the test ends, however small.
+func parallelAlways(t testing.TB) {
+	t.Helper()
+	old := minParallelFMAs
+	minParallelFMAs = 0
+	t.Cleanup(func() { minParallelFMAs = old })
+}
+
 // gemmCase is one call of Sgemm with strides possibly larger than needed.
 type gemmCase struct {
 	tA, tB           bool
@@ -146,6 +155,7 @@ func TestSgemm(t *testing.T) {
 		Reference(c.tA, c.tB, c.m, c.n, c.k, c.alpha, o.a, o.lda, o.b, o.ldb, c.beta, want, o.ldc)
 		inputs[i] = input{o, want}
 	}
+	parallelAlways(t)
 	for _, kn := range kernels() {
 		t.Run(kn.name, func(t *testing.T) {
 			useKernel(t, kn)
@@ -188,6 +198,7 @@ func TestSgemmModelShapes(t *testing.T) {
 // TestSgemmDeterministic checks that results are bitwise the same for every
 // thread count and every repetition.
 func TestSgemmDeterministic(t *testing.T) {
+	parallelAlways(t)
 	cases := []gemmCase{
 		{tA: false, tB: true, m: 300, n: 130, k: 700, alpha: 1, beta: 0.5},
 		{tA: true, tB: false, m: 77, n: 515, k: 300, alpha: -1, beta: 0},
@@ -289,6 +300,7 @@ func TestSgemmNoAllocs(t *testing.T) {
 // TestSgemmConcurrent runs threaded calls from several goroutines at once
 // (run with -race).
 func TestSgemmConcurrent(t *testing.T) {
+	parallelAlways(t)
 	useThreads(t, 3)
 	c := gemmCase{tA: false, tB: true, m: 130, n: 70, k: 150, alpha: 1, beta: 0}
 	o := c.operands(rand.New(rand.NewPCG(4, 4)))
