@@ -352,14 +352,24 @@ func (t *MemTransport) Recv(ctx context.Context, from int, dst []byte) (Header, 
 			timer.Stop()
 		}
 	}()
+	peerClosed := p.closed
 	for {
-		var wake <-chan time.Time
+		// Messages queued before the peer closed are still delivered, like
+		// data written to a socket before it is closed.
+		lost := p.isClosed()
 		l.mu.Lock()
 		h, n, err, done, wait := t.take(l, from, dst)
 		l.mu.Unlock()
 		if done {
 			return h, n, err
 		}
+		if lost {
+			if wait == 0 {
+				return Header{}, 0, t.lost(from)
+			}
+			peerClosed = nil
+		}
+		var wake <-chan time.Time
 		if wait > 0 {
 			if timer == nil {
 				timer = time.NewTimer(wait)
@@ -375,15 +385,7 @@ func (t *MemTransport) Recv(ctx context.Context, from int, dst []byte) (Header, 
 			return Header{}, 0, fmt.Errorf("allreduce: receive from rank %d: %w", from, ctx.Err())
 		case <-t.closed:
 			return Header{}, 0, ErrClosed
-		case <-p.closed:
-			// Deliver what arrived before the loss first.
-			l.mu.Lock()
-			h, n, err, done, _ := t.take(l, from, dst)
-			l.mu.Unlock()
-			if done {
-				return h, n, err
-			}
-			return Header{}, 0, t.lost(from)
+		case <-peerClosed:
 		}
 	}
 }

@@ -193,16 +193,19 @@ func unitRoundoff(w allreduce.Wire) (u, eta float64) {
 	return 0x1p-24, 0
 }
 
-// checkSum checks that every rank holds the same bits, and that they are
-// the sum of in within the error bound of the wire format.
-func checkSum(tb testing.TB, in, out [][]float32, w allreduce.Wire) {
+// checkSum checks that every rank holds exactly the bits of
+// allreduce.NaiveSum (the ring's specification: summation order fixed by
+// ring position), and that they are the sum of in within the error bound of
+// the wire format.
+func checkSum(tb testing.TB, cfg allreduce.Config, in, out [][]float32) {
 	tb.Helper()
-	n := len(in)
+	n, w := len(in), cfg.Wire
+	want := allreduce.NaiveSum(cfg, in)
 	u, eta := unitRoundoff(w)
-	for j := range out[0] {
-		for r := 1; r < n; r++ {
-			if math.Float32bits(out[r][j]) != math.Float32bits(out[0][j]) {
-				tb.Fatalf("n=%d len=%d %v: rank %d buf[%d] = %v; rank 0 has %v (want bitwise equal)", n, len(in[0]), w, r, j, out[r][j], out[0][j])
+	for j := range want {
+		for r := range n {
+			if math.Float32bits(out[r][j]) != math.Float32bits(want[j]) {
+				tb.Fatalf("n=%d len=%d %v: rank %d buf[%d] = %v; want %v (NaiveSum, bitwise)", n, len(in[0]), w, r, j, out[r][j], want[j])
 			}
 		}
 		var sum, abs float64
@@ -211,8 +214,8 @@ func checkSum(tb testing.TB, in, out [][]float32, w allreduce.Wire) {
 			abs += math.Abs(float64(in[r][j]))
 		}
 		tol := float64(n) * ((u+0x1p-24)*abs + eta) * 1.001
-		if d := math.Abs(float64(out[0][j]) - sum); d > tol {
-			tb.Fatalf("n=%d len=%d %v: buf[%d] = %v; want %v within %g (off by %g)", n, len(in[0]), w, j, out[0][j], sum, tol, d)
+		if d := math.Abs(float64(want[j]) - sum); d > tol {
+			tb.Fatalf("n=%d len=%d %v: buf[%d] = %v; want %v within %g (off by %g)", n, len(in[0]), w, j, want[j], sum, tol, d)
 		}
 	}
 }
@@ -231,7 +234,7 @@ func testSizes(t *testing.T, newCluster NewCluster) {
 						in := inputs(uint64(step), n, size)
 						out := clone(in)
 						noErrors(t, fmt.Sprintf("AllReduce(len %d, %v)", size, w), c.AllReduce(uint64(step), out))
-						checkSum(t, in, out, w)
+						checkSum(t, cfg, in, out)
 					}
 				}
 			})
@@ -259,7 +262,7 @@ func testLarge(t *testing.T, newCluster NewCluster) {
 			in := inputs(7, tc.n, tc.size)
 			out := clone(in)
 			noErrors(t, "AllReduce", c.AllReduce(1, out))
-			checkSum(t, in, out, tc.wire)
+			checkSum(t, cfg, in, out)
 		})
 	}
 }
@@ -416,7 +419,7 @@ func testPeerDies(t *testing.T, newCluster NewCluster) {
 			in := inputs(6, len(members), 1001)
 			out := clone(in)
 			noErrors(t, "AllReduce after the loss", c.AllReduce(2, out))
-			checkSum(t, in, out, cfg.Wire)
+			checkSum(t, cfg, in, out)
 		})
 	}
 }
@@ -469,7 +472,7 @@ func testCancel(t *testing.T, newCluster NewCluster) {
 			in := inputs(9, n, 999)
 			out := clone(in)
 			noErrors(t, "AllReduce in the next generation", c.AllReduce(2, out))
-			checkSum(t, in, out, allreduce.WireFloat32)
+			checkSum(t, allreduce.DefaultConfig(), in, out)
 		})
 	}
 }
@@ -513,7 +516,7 @@ func testStaleGeneration(t *testing.T, newCluster NewCluster) {
 	in := inputs(4, n, size)
 	out := clone(in)
 	noErrors(t, "AllReduce", c.AllReduce(1, out))
-	checkSum(t, in, out, cfg.Wire)
+	checkSum(t, cfg, in, out)
 }
 
 func testFutureGeneration(t *testing.T, newCluster NewCluster) {
@@ -549,7 +552,7 @@ func testFutureGeneration(t *testing.T, newCluster NewCluster) {
 		return c.Rings[idx].AllReduce(context.Background(), allreduce.Tag{Gen: 2, Step: 1}, out[idx])
 	})
 	noErrors(t, "generation 2", append(errs, <-ahead))
-	checkSum(t, in, out, cfg.Wire)
+	checkSum(t, cfg, in, out)
 }
 
 func testWrongStep(t *testing.T, newCluster NewCluster) {
