@@ -92,10 +92,10 @@ type gptLayer struct {
 	ln1, ln1Mean, ln1Rstd []float32 // (B,T,C), (B,T), (B,T)
 	qkv                   []float32 // (B,T,3C)
 	att, attd             []float32 // (B,NH,T,T): softmax, after dropout
-	atty, attproj, res2   []float32 // (B,T,C)
+	atty, attproj, res2   []float32 // (B,T,C); attproj only with dropout
 	ln2, ln2Mean, ln2Rstd []float32
 	fch, fchGrad          []float32 // (B,T,4C): c_fc's output, then GELU of it in place; GELU' there
-	fcproj, res3          []float32 // (B,T,C)
+	fcproj, res3          []float32 // (B,T,C); fcproj only with dropout
 
 	attMask, projMask, fcMask []float32 // dropout masks; nil without dropout
 }
@@ -233,13 +233,14 @@ func (g *GPT) alloc() {
 		L.ln1, L.ln1Mean, L.ln1Rstd = f(n*C), f(n), f(n)
 		L.qkv = f(n * 3 * C)
 		L.att = f(att)
-		L.atty, L.attproj, L.res2 = f(n*C), f(n*C), f(n*C)
+		L.atty, L.res2 = f(n*C), f(n*C)
 		L.ln2, L.ln2Mean, L.ln2Rstd = f(n*C), f(n), f(n)
 		L.fch, L.fchGrad = f(n*4*C), f(n*4*C)
-		L.fcproj, L.res3 = f(n*C), f(n*C)
+		L.res3 = f(n * C)
 		if drop {
 			L.attd, L.attMask = f(att), f(att)
 			L.projMask, L.fcMask = f(n*C), f(n*C)
+			L.attproj, L.fcproj = f(n*C), f(n*C) // without dropout the projections add straight into the stream
 		}
 	}
 	g.dres, g.dln, g.dtmp, g.datty = f(n*C), f(n*C), f(n*C), f(n*C)
@@ -292,13 +293,21 @@ func (g *GPT) Forward(b *Batch, train bool) (lossSum float64, count int) {
 		k.layerNormForward(L.ln1, L.ln1Mean, L.ln1Rstd, x, L.ln1W, L.ln1B, N, C)
 		linearForward(L.qkv, L.ln1, L.attnW, L.attnB, N, C, 3*C)
 		k.attentionForward(L.atty, L.att, L.attd, L.qkv, am, B, T, C, NH)
-		linearForward(L.attproj, L.atty, L.projW, L.projB, N, C, C)
-		k.residualForward(L.res2, x, L.attproj, pm, N*C)
+		if drop {
+			linearForward(L.attproj, L.atty, L.projW, L.projB, N, C, C)
+			k.residualForward(L.res2, x, L.attproj, pm, N*C)
+		} else {
+			linearForwardResidual(L.res2, x, L.atty, L.projW, L.projB, N, C, C)
+		}
 		k.layerNormForward(L.ln2, L.ln2Mean, L.ln2Rstd, L.res2, L.ln2W, L.ln2B, N, C)
 		linearForward(L.fch, L.ln2, L.fcW, L.fcB, N, C, 4*C)
 		k.geluForward(L.fch, L.fchGrad, L.fch, N*4*C) // in place: c_fc's output is not needed again
-		linearForward(L.fcproj, L.fch, L.fcprojW, L.fcprojB, N, 4*C, C)
-		k.residualForward(L.res3, L.res2, L.fcproj, fm, N*C)
+		if drop {
+			linearForward(L.fcproj, L.fch, L.fcprojW, L.fcprojB, N, 4*C, C)
+			k.residualForward(L.res3, L.res2, L.fcproj, fm, N*C)
+		} else {
+			linearForwardResidual(L.res3, L.res2, L.fch, L.fcprojW, L.fcprojB, N, 4*C, C)
+		}
 		x = L.res3
 	}
 	k.layerNormForward(g.lnf, g.lnfMean, g.lnfRstd, x, g.lnfW, g.lnfB, N, C)

@@ -68,6 +68,39 @@ func TestGPTGrad(t *testing.T) {
 	}
 }
 
+// TestGPTGradGo runs the gradient check with the plain Go kernels, as on a
+// CPU without AVX2.
+func TestGPTGradGo(t *testing.T) {
+	if !useAVX2 {
+		t.Skip("the Go kernels already ran in TestGPTGrad")
+	}
+	useAVX2 = false
+	defer func() { useAVX2 = true }()
+	g, err := NewGPT(tinyGPT(true, 0.1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := g.Arena()
+	rng := rand.New(rand.NewPCG(1, 1))
+	for i := range a.Params {
+		a.Params[i] += float32(rng.NormFloat64() * 0.3)
+	}
+	b := randomBatch(rng, 2, 6, 7, true)
+	a.ZeroGrad()
+	g.Forward(b, true)
+	g.Backward(1)
+	loss := func() float64 {
+		s, _ := g.Forward(b, true)
+		return s
+	}
+	fdStep = 2e-3
+	defer func() { fdStep = 1e-2 }()
+	for _, ten := range a.Tensors {
+		p, d := a.Lookup(ten.Name)
+		checkGrad(t, ten.Name, p, slices.Clone(d), loss, 3e-3, 1e-2)
+	}
+}
+
 func TestGPTDeterministic(t *testing.T) {
 	cfg := tinyGPT(true, 0.1)
 	run := func(threads int) (params, grads []float32, losses []float64) {

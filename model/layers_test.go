@@ -53,6 +53,17 @@ func TestLinearGrad(t *testing.T) {
 	}
 }
 
+func TestLinearForwardResidual(t *testing.T) {
+	rng := rand.New(rand.NewPCG(27, 28))
+	const N, C, OC = 5, 7, 3
+	in, w, b, res := randSlice(rng, N*C, 1), randSlice(rng, OC*C, 1), randSlice(rng, OC, 1), randSlice(rng, N*OC, 1)
+	got, lin, want := make([]float32, N*OC), make([]float32, N*OC), make([]float32, N*OC)
+	linearForwardResidual(got, res, in, w, b, N, C, OC)
+	linearForward(lin, in, w, b, N, C, OC)
+	residualForward(want, res, lin, nil, 0, N*OC)
+	near(t, "linearForwardResidual", got, want, 1e-6)
+}
+
 func TestLayerNormGrad(t *testing.T) {
 	for _, bias := range []bool{true, false} {
 		t.Run(fmt.Sprintf("bias=%v", bias), func(t *testing.T) {

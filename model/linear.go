@@ -17,6 +17,26 @@ func linearForward(out, in, w, bias []float32, n, c, oc int) {
 	gemm.Sgemm(false, true, n, oc, c, 1, in, c, w, c, beta, out, oc)
 }
 
+// linearForwardResidual computes out = res + in·wᵀ + bias (bias may be
+// nil): a Linear whose output joins a residual stream, with the add done by
+// the multiply itself (beta 1) instead of a separate pass.
+//
+//	out, res: (N,OC)  in: (N,C)  w: (OC,C)  bias: (OC)
+func linearForwardResidual(out, res, in, w, bias []float32, n, c, oc int) {
+	copy(out[:n*oc], res[:n*oc])
+	if bias != nil {
+		bias = bias[:oc]
+		for r := 0; r < n; r++ {
+			o := out[r*oc : r*oc+oc]
+			o = o[:len(bias)]
+			for i, v := range bias {
+				o[i] += v
+			}
+		}
+	}
+	gemm.Sgemm(false, true, n, oc, c, 1, in, c, w, c, 1, out, oc)
+}
+
 // linearBackward adds the gradients of linearForward: dIn += dOut·w,
 // dW += dOutᵀ·in, dBias += the column sums of dOut. dIn and dBias may be nil
 // (not wanted; no bias).

@@ -4,9 +4,9 @@ package model
 
 const useAVX2 = false
 
-func geluForwardAVX2(out, dg, in *float32, n int) { panic("model: no AVX2") }
+func geluForwardAVX2(out, dg, in *float32, n int)         { panic("model: no AVX2") }
 func geluBackwardAVX2(dIn, dOut, dg *float32, n, acc int) { panic("model: no AVX2") }
-func expSumAVX2(x *float32, n int, m float32) float32         { panic("model: no AVX2") }
+func expSumAVX2(x *float32, n int, m float32) float32     { panic("model: no AVX2") }
 
 func softmaxRowAVX2(x *float32, n, n8 int) { panic("model: no AVX2") }
 
