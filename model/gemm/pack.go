@@ -32,20 +32,14 @@ func packA(dst []float32, tA bool, a []float32, lda, i0, mb, p0, kb, mr int) {
 // panel q holds columns j0+q·nr…, with element (p, c) at
 // dst[q·nr·kb + p·nr + c]. Columns past nb are zeros.
 func packB(dst []float32, tB bool, b []float32, ldb, p0, kb, j0, nb, nr int) {
+	if !tB {
+		packBRows(dst, b, ldb, p0, kb, j0, nb, nr)
+		return
+	}
 	for q := 0; q*nr < nb; q++ {
 		d := dst[q*nr*kb : (q+1)*nr*kb]
 		cols := min(nr, nb-q*nr)
 		base := j0 + q*nr
-		if !tB {
-			// op(B)[p, j] = b[p*ldb+j]: each p gives cols contiguous values.
-			for p := 0; p < kb; p++ {
-				o := (p0+p)*ldb + base
-				dd := d[p*nr : p*nr+nr]
-				copy(dd, b[o:o+cols])
-				clear(dd[cols:])
-			}
-			continue
-		}
 		// op(B)[p, j] = b[j*ldb+p]: each column j is contiguous in p; four
 		// columns at a time make four consecutive stores per p.
 		if cols < nr {
@@ -69,6 +63,39 @@ func packB(dst []float32, tB bool, b []float32, ldb, p0, kb, j0, nb, nr int) {
 			for p, v := range b[o : o+kb] {
 				d[p*nr+c] = v
 			}
+		}
+	}
+}
+
+// packBRows packs a row-major op(B) = B, reading it row by row (one
+// sequential stream) and copying each row's nr-wide pieces to the panels
+// as fixed-size arrays (inline moves, no memmove call per piece).
+func packBRows(dst []float32, b []float32, ldb, p0, kb, j0, nb, nr int) {
+	full := nb / nr // whole panels
+	rest := nb - full*nr
+	if rest > 0 {
+		clear(dst[full*nr*kb : (full+1)*nr*kb])
+	}
+	for p := 0; p < kb; p++ {
+		o := (p0+p)*ldb + j0
+		row := b[o : o+nb]
+		d := dst[p*nr:]
+		switch nr {
+		case 32:
+			for q := 0; q < full; q++ {
+				*(*[32]float32)(d[q*nr*kb:]) = *(*[32]float32)(row[q*nr:])
+			}
+		case 16:
+			for q := 0; q < full; q++ {
+				*(*[16]float32)(d[q*nr*kb:]) = *(*[16]float32)(row[q*nr:])
+			}
+		default:
+			for q := 0; q < full; q++ {
+				copy(d[q*nr*kb:q*nr*kb+nr], row[q*nr:q*nr+nr])
+			}
+		}
+		if rest > 0 {
+			copy(d[full*nr*kb:full*nr*kb+rest], row[full*nr:])
 		}
 	}
 }
