@@ -27,7 +27,8 @@ func runTests(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	craftBin = filepath.Join(dir, "craft")
 	start := time.Now()
-	build := exec.Command("go", "build", "-o", craftBin, "github.com/craftml/craft/cmd/craft")
+	// The flags of `make build`, so that make image in the Docker test finds the packages compiled.
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", craftBin, "github.com/craftml/craft/cmd/craft")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: go build ./cmd/craft: %v\n%s", err, out)
