@@ -47,9 +47,10 @@ type Op struct {
 
 // failure is the first reason an operation failed.
 type failure struct {
-	culprit int
-	code    byte
-	err     error
+	culprit  int
+	code     byte
+	err      error
+	nextGone bool // Send to the successor failed with ErrPeerLost: no abort to send
 }
 
 // Codes carried by an abort message, saying what happened to the culprit.
@@ -165,10 +166,14 @@ func (o *Op) Wait() error {
 
 // fail records the first failure and cancels the operation's context.
 func (o *Op) fail(culprit int, code byte, err error) {
+	o.failWith(failure{culprit: culprit, code: code, err: err})
+}
+
+func (o *Op) failWith(f failure) {
 	o.failMu.Lock()
 	first := o.failure.err == nil && !o.settled
 	if first {
-		o.failure = failure{culprit: culprit, code: code, err: err}
+		o.failure = f
 	}
 	o.failMu.Unlock()
 	if first {
@@ -184,6 +189,12 @@ func (o *Op) firstFailure() failure {
 
 // failTransport classifies an error of Send (to next) or Recv (from prev).
 func (o *Op) failTransport(peer int, err error) {
+	o.failTransportLink(peer, err, false)
+}
+
+// failTransportLink is failTransport; toNext says the error came from Send
+// to the successor.
+func (o *Op) failTransportLink(peer int, err error, toNext bool) {
 	if o.octx.isDone() {
 		return // a consequence of the first failure
 	}
@@ -205,7 +216,7 @@ func (o *Op) failTransport(peer int, err error) {
 	} else {
 		err = &PeerError{Rank: peer, Addr: o.peers[peer], Err: err}
 	}
-	o.fail(peer, code, err)
+	o.failWith(failure{culprit: peer, code: code, err: err, nextGone: toNext && code == abortLost && peer == o.next})
 }
 
 // loopExit is called by each loop when it is done. The last one settles the
@@ -220,10 +231,17 @@ func (o *Op) loopExit() {
 	failed := o.failure.err != nil
 	o.settled = true
 	o.failMu.Unlock()
-	if failed {
-		o.sendAbort()
+	if !failed {
+		o.loopsDone <- struct{}{}
+		return
 	}
+	// Wait returns at once; the abort goes out in the background, and the
+	// Ring's next Start or Configure waits for it (at most AbortTimeout).
+	o.r.aborting.Add(1)
+	defer o.r.aborting.Done()
+	send := o.abortSender()
 	o.loopsDone <- struct{}{}
+	send()
 }
 
 // bucketAt waits for bucket i; ok=false when there is none to come or the
@@ -281,7 +299,7 @@ func (o *Op) runSend() {
 				}
 				h.Seg = uint32(slot)
 				if err := r.t.Send(&o.octx, o.next, h, payload); err != nil {
-					o.failTransport(o.next, err)
+					o.failTransportLink(o.next, err, true)
 					return
 				}
 			}
@@ -400,12 +418,15 @@ func abortCause(code byte) error {
 	return nil
 }
 
-// sendAbort tells the successor that the operation failed, unless the
-// successor is the peer that was lost.
-func (o *Op) sendAbort() {
+// abortSender returns the sending of the abort that tells the successor the
+// operation failed, unless Send to
+// it already failed for want of it. (A successor blamed second-hand, or
+// lost on the receiving side only, is told anyway: it may be alive behind a
+// broken link, and must not wait for this rank at its next operation.)
+func (o *Op) abortSender() func() {
 	f := o.firstFailure()
-	if f.culprit == o.next && (f.code == abortLost || f.code == abortClosed) && o.next != o.rank {
-		return
+	if f.nextGone {
+		return func() {}
 	}
 	// The reason names the rank that saw the failure; forwarders pass it on.
 	var reason string
@@ -419,11 +440,14 @@ func (o *Op) sendAbort() {
 	default:
 		reason = fmt.Sprintf("rank %d: %v", o.rank, f.err)
 	}
-	p := encodeAbort(bytesOf(o.r.sendBuf), f.culprit, f.code, reason)
-	ctx, cancel := context.WithTimeout(context.Background(), o.r.cfg.AbortTimeout)
-	defer cancel()
+	p := encodeAbort(make([]byte, 0, maxAbortPayload), f.culprit, f.code, reason)
 	h := Header{Kind: KindAbort, Run: o.run, Gen: o.tag.Gen, Step: o.tag.Step, From: uint32(o.rank)}
-	_ = o.r.t.Send(ctx, o.next, h, p) // best effort: the successor may be gone too
+	t, next, timeout := o.r.t, o.next, o.r.cfg.AbortTimeout
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		_ = t.Send(ctx, next, h, p) // best effort: the successor may be gone too
+	}
 }
 
 // encodeAbort writes the abort payload: culprit rank (uint32 LE), code,

@@ -79,6 +79,7 @@ type Ring struct {
 	started    bool
 	quit       chan struct{}
 	wg         sync.WaitGroup
+	aborting   sync.WaitGroup // an abort of the last operation is being sent
 
 	op                   Op // the operation in flight, reused
 	sendq, recvq, superq chan *Op
@@ -125,6 +126,7 @@ func (r *Ring) Configure(ctx context.Context, m Membership) error {
 	case r.busy:
 		return ErrBusy
 	}
+	r.aborting.Wait()
 	if err := r.t.Configure(ctx, m); err != nil {
 		return fmt.Errorf("allreduce: configure generation %d: %w", m.Gen, err)
 	}
@@ -176,6 +178,7 @@ func (r *Ring) Start(ctx context.Context, tag Tag, total int) *Op {
 	if err != nil {
 		return &Op{dead: true, err: fmt.Errorf("allreduce: gen %d step %d: %w", tag.Gen, tag.Step, err)}
 	}
+	r.aborting.Wait()
 	r.busy = true
 	o := &r.op
 	o.reset(ctx, tag, total, &r.m, blockSize(total, r.m.Size(), r.segElems))
@@ -225,6 +228,7 @@ func (r *Ring) Close() error {
 		close(r.quit)
 		r.wg.Wait()
 	}
+	r.aborting.Wait()
 	return nil
 }
 
