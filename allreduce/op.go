@@ -11,9 +11,16 @@ import (
 )
 
 // Op is one bucketed operation, returned by Ring.Start. Submit may be called
-// from one goroutine at a time (typically the backward pass); Wait once,
-// after the last Submit. An Op is valid until its Wait returns: the Ring
-// reuses it for the next operation.
+// from one goroutine at a time (typically the backward pass); Wait must be
+// called exactly once, after the last Submit (the Ring is busy until then).
+// An Op is valid until its Wait returns: the Ring reuses it for the next
+// operation.
+//
+// Communication overlaps computation: each bucket is on the wire as soon as
+// it is submitted, but a rank reduces what its predecessor sends for a bucket
+// only once it has submitted that bucket itself, so the ring moves at the
+// pace of the slowest rank's backward pass. A failure elsewhere is reported
+// by Wait (not by Submit).
 type Op struct {
 	r      *Ring
 	tag    Tag
@@ -156,6 +163,11 @@ func (o *Op) Wait() error {
 		if f := o.firstFailure(); f.err != nil {
 			err = f.err
 		}
+		o.mu.Lock()
+		for i := range o.buckets {
+			o.buckets[i].buf = nil // let the caller's buffers go
+		}
+		o.mu.Unlock()
 	}
 	if err != nil {
 		err = fmt.Errorf("allreduce: gen %d step %d rank %d: %w", o.tag.Gen, o.tag.Step, o.rank, err)

@@ -43,9 +43,10 @@ var (
 //
 // Guarantees, for an operation that succeeds on every rank:
 //   - every rank ends with bitwise the same buffer;
-//   - the result is a pure function of the inputs, n and the Config: element
-//     i is summed in ring order starting at rank (i/block) mod n, never in
-//     arrival order, so the same inputs give the same bits run after run;
+//   - the result is a pure function of the inputs, n and the Config, given
+//     exactly by NaiveSum: element i is summed in ring order starting at
+//     rank (i/block) mod n, never in arrival order, so the same inputs give
+//     the same bits run after run;
 //   - a bucketed operation (Start/Submit/Wait) gives the same bits as one
 //     AllReduce of the buckets' concatenation;
 //   - in the steady state (same sizes and buckets as the call before) it
@@ -55,11 +56,15 @@ var (
 // unexpected, the rank that notices fails its operation and sends an abort
 // to its ring successor, which fails and forwards it: every rank's operation
 // ends within about 100 ms with an error naming the peer to blame (a
-// *PeerError, or ctx.Err() on the rank whose ctx ended). A rank that had
-// already received its last segment may return success while others fail;
-// its buffer is then complete and correct. After a failure the buffer's
-// contents are unspecified, the generation is aborted (ErrAborted) and the
-// Ring is ready for Configure with a new generation.
+// *PeerError, or ctx.Err() on the rank whose ctx ended; errors.Is finds
+// ErrPeerLost, ErrPeerAborted, ErrFutureGeneration or ErrProtocol). A rank
+// that had already received its last segment may return success while
+// others fail; its buffer is then complete and correct, and its next
+// operation in the generation fails on the abort waiting for it. After a
+// failure the buffer's contents are unspecified, the generation is spent
+// (further operations fail with ErrAborted) and the Ring is ready for
+// Configure with a new generation. Messages of the spent generation still in
+// flight are dropped by the transports, never summed.
 //
 // A Ring runs one operation at a time. Configure, Start/AllReduce and Close
 // may be called from different goroutines (they are serialised); the
