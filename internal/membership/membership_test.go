@@ -1,0 +1,395 @@
+package membership
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"go.uber.org/goleak"
+)
+
+// childEnv holds the seed address a child process of
+// TestDetectKilledMember joins; TestMain then runs the child instead of the
+// tests.
+const childEnv = "CRAFT_MEMBERSHIP_CHILD_SEED"
+
+func TestMain(m *testing.M) {
+	if seed := os.Getenv(childEnv); seed != "" {
+		os.Exit(runChild(seed))
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// runChild joins seed over real sockets, prints "ready", and waits to be
+// killed.
+func runChild(seed string) int {
+	cfg := DefaultConfig()
+	cfg.Name = fmt.Sprintf("child-%d", os.Getpid())
+	cfg.BindAddr = "127.0.0.1:0"
+	cfg.JoinToken = "secret"
+	cfg.Meta = Meta{Role: RoleWorker, WorkerID: cfg.Name}
+	cfg.Logger = quietLogger()
+	n, err := Start(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.Join(ctx, seed); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	fmt.Printf("ready %s\n", cfg.Name)
+	select {} // until SIGKILL
+}
+
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// mockNet is a memberlist.MockNetwork whose transports turn into black holes
+// when their node shuts down (memberlist's mock blocks writers to a node that
+// stopped reading, which no real network does).
+type mockNet struct {
+	net        memberlist.MockNetwork
+	transports map[string]*blackholeTransport
+	wg         sync.WaitGroup
+	end        chan struct{}
+}
+
+// newMockNet makes the transports of the named nodes up front: MockNetwork
+// is not safe for making transports while others send.
+func newMockNet(t *testing.T, names ...string) *mockNet {
+	m := &mockNet{end: make(chan struct{}), transports: make(map[string]*blackholeTransport)}
+	for _, name := range names {
+		m.transports[name] = &blackholeTransport{MockTransport: m.net.NewTransport(name), net: m}
+	}
+	t.Cleanup(func() { // runs after the nodes' cleanups
+		// memberlist's Shutdown does not wait for the goroutines it spawned
+		// to answer indirect pings: they send within a probe timeout. Keep
+		// the black holes open that long, so none of them blocks forever.
+		time.Sleep(2 * testConfig("").ProbeTimeout)
+		close(m.end)
+		m.wg.Wait()
+	})
+	return m
+}
+
+type blackholeTransport struct {
+	*memberlist.MockTransport
+	net *mockNet
+}
+
+// Shutdown drains the transport's packets and connections until the test
+// ends, as a dead host's network would drop them.
+func (b *blackholeTransport) Shutdown() error {
+	b.net.wg.Go(func() {
+		for {
+			select {
+			case <-b.PacketCh():
+			case c := <-b.StreamCh():
+				c.Close()
+			case <-b.net.end:
+				return
+			}
+		}
+	})
+	return nil
+}
+
+// testConfig is DefaultConfig made faster for the mock network.
+func testConfig(name string) Config {
+	cfg := DefaultConfig()
+	cfg.Name = name
+	cfg.Meta = Meta{Role: RoleWorker, WorkerID: name, GRPCAddr: name + ":7070", RingAddr: name + ":7071"}
+	cfg.ProbeInterval = 100 * time.Millisecond
+	cfg.ProbeTimeout = 50 * time.Millisecond
+	cfg.GossipInterval = 20 * time.Millisecond
+	cfg.LeaveTimeout = 2 * time.Second
+	cfg.Logger = quietLogger()
+	return cfg
+}
+
+// start starts a node on the mock network and closes it when the test ends.
+func (m *mockNet) start(t *testing.T, cfg Config) *Node {
+	t.Helper()
+	tr, ok := m.transports[cfg.Name]
+	if !ok {
+		t.Fatalf("no transport for %s on the mock network", cfg.Name)
+	}
+	cfg.transport = tr
+	n, err := Start(cfg)
+	if err != nil {
+		t.Fatalf("Start(%s) = %v; want nil", cfg.Name, err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return n
+}
+
+// waitEvent reads n's events until one of kind about id arrives; other
+// events are skipped.
+func waitEvent(t testing.TB, n *Node, kind EventKind, id string) Event {
+	t.Helper()
+	timeout := time.After(15 * time.Second)
+	for {
+		select {
+		case ev, ok := <-n.Events():
+			if !ok {
+				t.Fatalf("%s: events closed while waiting for %s of %s", n.Name(), kind, id)
+			}
+			if ev.Kind == kind && ev.ID == id {
+				return ev
+			}
+		case <-timeout:
+			t.Fatalf("%s: no %s event for %s within 15s", n.Name(), kind, id)
+		}
+	}
+}
+
+func memberIDs(n *Node) []string {
+	var ids []string
+	for _, m := range n.Members() {
+		ids = append(ids, m.ID)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func TestJoinLeaveFail(t *testing.T) {
+	mn := newMockNet(t, "coordinator", "w1", "w2", "w3")
+	coord := testConfig("coordinator")
+	coord.Meta = Meta{Role: RoleCoordinator}
+	seed := mn.start(t, coord)
+	workers := []*Node{}
+	for _, id := range []string{"w1", "w2", "w3"} {
+		w := mn.start(t, testConfig(id))
+		if err := w.Join(context.Background(), seed.Addr()); err != nil {
+			t.Fatalf("%s.Join(%s) = %v; want nil", id, seed.Addr(), err)
+		}
+		ev := waitEvent(t, seed, Join, id)
+		want := testConfig(id).Meta
+		if ev.Meta != want || ev.MetaErr != nil || ev.Addr != w.Addr() {
+			t.Errorf("seed saw Join %+v; want meta %+v at %s", ev, want, w.Addr())
+		}
+		workers = append(workers, w)
+	}
+	// Every node learns about every other through gossip, not only the seed.
+	w1 := workers[0]
+	waitEvent(t, w1, Join, "w3")
+	if got, want := memberIDs(w1), []string{"coordinator", "w1", "w2", "w3"}; !slices.Equal(got, want) {
+		t.Errorf("w1.Members() = %v; want %v", got, want)
+	}
+
+	// A clean Close is a Leave.
+	if err := workers[1].Close(); err != nil {
+		t.Fatalf("w2.Close() = %v; want nil", err)
+	}
+	waitEvent(t, seed, Leave, "w2")
+	waitEvent(t, w1, Leave, "w2")
+
+	// A node that stops answering is a Fail.
+	start := time.Now()
+	if err := workers[2].Kill(); err != nil {
+		t.Fatalf("w3.Kill() = %v; want nil", err)
+	}
+	waitEvent(t, seed, Fail, "w3")
+	t.Logf("mock network: w3 declared failed after %s (probe %s, suspicion x%d)",
+		time.Since(start).Round(time.Millisecond), coord.ProbeInterval, coord.SuspicionMult)
+	if got, want := memberIDs(seed), []string{"coordinator", "w1"}; !slices.Equal(got, want) {
+		t.Errorf("seed.Members() = %v; want %v", got, want)
+	}
+}
+
+func TestUpdateMeta(t *testing.T) {
+	mn := newMockNet(t, "coordinator", "w1")
+	seed := mn.start(t, testConfig("coordinator"))
+	w := mn.start(t, testConfig("w1"))
+	if err := w.Join(context.Background(), seed.Addr()); err != nil {
+		t.Fatalf("Join = %v", err)
+	}
+	waitEvent(t, seed, Join, "w1")
+	want := Meta{Role: RoleWorker, WorkerID: "w1", GRPCAddr: "10.0.0.9:7070", RingAddr: "10.0.0.9:7071"}
+	if err := w.UpdateMeta(want); err != nil {
+		t.Fatalf("UpdateMeta = %v; want nil", err)
+	}
+	if ev := waitEvent(t, seed, Update, "w1"); ev.Meta != want {
+		t.Errorf("seed saw Update meta %+v; want %+v", ev.Meta, want)
+	}
+	if err := w.UpdateMeta(Meta{RingAddr: strings.Repeat("x", 600)}); err == nil {
+		t.Errorf("UpdateMeta(600-byte address) = nil; want an error")
+	}
+}
+
+func TestJoinToken(t *testing.T) {
+	tests := []struct {
+		name         string
+		seed, joiner string
+		wantJoin     bool
+	}{
+		{"same token", "s3cret", "s3cret", true},
+		{"wrong token", "s3cret", "guess", false},
+		{"no token against a secret cluster", "s3cret", "", false},
+		{"token against an open cluster", "", "s3cret", false},
+		{"both open", "", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mn := newMockNet(t, "coordinator", "stranger")
+			sc := testConfig("coordinator")
+			sc.JoinToken = tt.seed
+			seed := mn.start(t, sc)
+			jc := testConfig("stranger")
+			jc.JoinToken = tt.joiner
+			j := mn.start(t, jc)
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			err := j.Join(ctx, seed.Addr())
+			if tt.wantJoin && err != nil {
+				t.Fatalf("Join with token %q into a cluster with %q = %v; want nil", tt.joiner, tt.seed, err)
+			}
+			if !tt.wantJoin && err == nil {
+				t.Fatalf("Join with token %q into a cluster with %q = nil; want an error", tt.joiner, tt.seed)
+			}
+			if !tt.wantJoin && seed.NumMembers() != 1 {
+				t.Errorf("seed.NumMembers() after a refused join = %d; want 1", seed.NumMembers())
+			}
+		})
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		edit    func(*Config)
+		wantErr string
+	}{
+		{"default with a name", func(*Config) {}, ""},
+		{"no name", func(c *Config) { c.Name = "" }, "Name"},
+		{"bad bind", func(c *Config) { c.BindAddr = "nowhere" }, "BindAddr"},
+		{"bad port", func(c *Config) { c.BindAddr = "127.0.0.1:99999" }, "BindAddr"},
+		{"bad advertise", func(c *Config) { c.AdvertiseAddr = "x" }, "AdvertiseAddr"},
+		{"zero probe", func(c *Config) { c.ProbeInterval = 0 }, "ProbeInterval"},
+		{"timeout over interval", func(c *Config) { c.ProbeTimeout = time.Second }, "ProbeTimeout"},
+		{"no suspicion", func(c *Config) { c.SuspicionMult = 0 }, "SuspicionMult"},
+		{"negative buffer", func(c *Config) { c.EventBuffer = -1 }, "EventBuffer"},
+		{"meta too big", func(c *Config) { c.Meta.GRPCAddr = strings.Repeat("a", 600) }, "Meta"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Name = "n"
+			tt.edit(&cfg)
+			err := cfg.Validate()
+			if tt.wantErr == "" && err != nil {
+				t.Errorf("Validate() = %v; want nil", err)
+			}
+			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("Validate() = %v; want an error naming %s", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestKeyFromToken(t *testing.T) {
+	a, b := KeyFromToken("t"), KeyFromToken("t")
+	if len(a) != 32 || string(a) != string(b) {
+		t.Errorf("KeyFromToken(%q) = %x, then %x; want the same 32 bytes", "t", a, b)
+	}
+	if string(KeyFromToken("u")) == string(a) {
+		t.Errorf("KeyFromToken(%q) = KeyFromToken(%q); want different keys", "u", "t")
+	}
+}
+
+// TestDetectKilledMember measures, over real UDP and TCP on 127.0.0.1 with
+// DefaultConfig, how long a 4-node cluster takes to declare a member failed
+// after its process is SIGKILLed.
+func TestDetectKilledMember(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes; skipped in -short")
+	}
+	start := func(name string) *Node {
+		cfg := DefaultConfig()
+		cfg.Name = name
+		cfg.BindAddr = "127.0.0.1:0"
+		cfg.JoinToken = "secret"
+		cfg.Logger = quietLogger()
+		n, err := Start(cfg)
+		if err != nil {
+			t.Fatalf("Start(%s) = %v", name, err)
+		}
+		t.Cleanup(func() { n.Close() })
+		return n
+	}
+	seed := start("coordinator")
+	peers := []*Node{start("w1"), start("w2")}
+	for _, p := range peers {
+		if err := p.Join(context.Background(), seed.Addr()); err != nil {
+			t.Fatalf("%s.Join = %v", p.Name(), err)
+		}
+	}
+	if _, _, err := net.SplitHostPort(seed.Addr()); err != nil {
+		t.Fatalf("seed.Addr() = %q: %v", seed.Addr(), err)
+	}
+	const rounds = 3
+	var seedTimes, peerTimes []time.Duration
+	for range rounds {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), childEnv+"="+seed.Addr())
+		cmd.Stderr = os.Stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(out).ReadString('\n')
+		name, ok := strings.CutPrefix(strings.TrimSpace(line), "ready ")
+		if err != nil || !ok {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("child printed %q, %v; want ready NAME", line, err)
+		}
+		waitEvent(t, seed, Join, name)
+		waitEvent(t, peers[0], Join, name)
+		killed := time.Now()
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		cmd.Wait()
+		waitEvent(t, seed, Fail, name)
+		seedTimes = append(seedTimes, time.Since(killed))
+		waitEvent(t, peers[0], Fail, name)
+		peerTimes = append(peerTimes, time.Since(killed))
+	}
+	slices.Sort(seedTimes)
+	slices.Sort(peerTimes)
+	cfg := DefaultConfig()
+	t.Logf("SIGKILLed member declared failed: at the coordinator after %v, at a peer after %v (%d rounds; probe %s/%s, suspicion x%d)",
+		round(seedTimes), round(peerTimes), rounds, cfg.ProbeInterval, cfg.ProbeTimeout, cfg.SuspicionMult)
+	if worst := seedTimes[len(seedTimes)-1]; worst > 5*time.Second {
+		t.Errorf("detection took %s at the coordinator; want about 1-2 s", worst)
+	}
+}
+
+func round(ds []time.Duration) []time.Duration {
+	out := make([]time.Duration, len(ds))
+	for i, d := range ds {
+		out[i] = d.Round(10 * time.Millisecond)
+	}
+	return out
+}
