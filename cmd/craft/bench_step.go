@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 type stepBenchOptions struct {
 	threads, steps, warmup, vocab int
 	json                          bool
+	cpuProfile                    string
 }
 
 // stepBenchResult is what `craft bench step` measures (its --json output).
@@ -67,6 +70,7 @@ bench/step.sh runs it beside the same PyTorch step and prints the ratio.`,
 	cmd.Flags().IntVar(&o.warmup, "warmup", 5, "untimed steps first")
 	cmd.Flags().IntVar(&o.vocab, "vocab", 0, "vocabulary size (0 = the dataset's tokenizer)")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print one JSON object")
+	cmd.Flags().StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file (go tool pprof)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		c, err := flags.load()
 		if err != nil {
@@ -161,6 +165,16 @@ func benchStep(c conf.Config, o stepBenchOptions) (stepBenchResult, error) {
 	for it := 0; it < o.warmup; it++ {
 		step(it, false)
 	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return stepBenchResult{}, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return stepBenchResult{}, err
+		}
+	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	start := time.Now()
@@ -169,6 +183,9 @@ func benchStep(c conf.Config, o stepBenchOptions) (stepBenchResult, error) {
 	}
 	total := time.Since(start)
 	runtime.ReadMemStats(&after)
+	if o.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 
 	tokens := B * T
 	tps := float64(tokens*o.steps) / total.Seconds()
