@@ -32,6 +32,20 @@
 // the Transport's buffering keeps the link busy. Every rank sends and
 // receives 2(n-1)/n of the buffer, which is what busbw counts.
 //
+// # Fencing
+//
+// Every message carries the run id, the generation, the step, the sender's
+// rank and its segment number. The transport drops messages of another run
+// or an older generation (leftovers of a spent generation) and holds those
+// of a newer one, failing the current operation with ErrFutureGeneration
+// naming the peer that moved on. The Ring then requires each data message to
+// be exactly the next one of the schedule (kind, step, sender, segment and
+// size); anything else fails the operation with ErrProtocol naming the
+// sender, and is never summed. Within a live generation every message is
+// consumed by the operation it belongs to, so such a message can only come
+// from a rank that disagrees about the operation (length, buckets, Config,
+// or the order of calls): an error, not something to skip.
+//
 // # Guarantees and caveats
 //
 // Results are bitwise equal on every rank and bitwise reproducible (see Ring
