@@ -123,17 +123,7 @@ func attentionBackward(dQKV, dAtt, dOut, qkv, att, attd, mask []float32, t, c, n
 		}
 		// softmax backward, row by row: dpre = a ⊙ (da - Σ a·da)
 		for r := 0; r < t; r++ {
-			ar := a[r*t : r*t+r+1]
-			dr := da[r*t : r*t+t]
-			dl := dr[:len(ar)]
-			var dot float32
-			for j, x := range ar {
-				dot += x * dl[j]
-			}
-			for j, x := range ar {
-				dl[j] = x * (dl[j] - dot)
-			}
-			clear(dr[r+1:])
+			softmaxBackwardRow(da[r*t:r*t+t], a[r*t:r*t+t], r+1)
 		}
 		// pre = scale·q·kᵀ: dq += scale·dpre·k, dk += scale·dpreᵀ·q
 		bb = beta
@@ -144,6 +134,32 @@ func attentionBackward(dQKV, dAtt, dOut, qkv, att, attd, mask []float32, t, c, n
 			bb = 1
 		}
 	}
+}
+
+// softmaxBackwardRow turns da (the gradient of a softmax row a whose
+// first n entries are live and the rest zero) into the gradient of the
+// row's input, a ⊙ (da - Σ a·da), and zeroes it past n.
+func softmaxBackwardRow(da, a []float32, n int) {
+	if n8 := (n + 7) &^ 7; useAVX2 && n8 <= len(a) && n8 <= len(da) {
+		softmaxBwdRowAVX2(&da[0], &a[0], n8)
+		clear(da[n8:])
+		return
+	}
+	softmaxBackwardRowGo(da, a, n)
+}
+
+// softmaxBackwardRowGo is softmaxBackwardRow in plain Go.
+func softmaxBackwardRowGo(da, a []float32, n int) {
+	ar := a[:n]
+	dl := da[:len(ar)]
+	var dot float32
+	for j, x := range ar {
+		dot += x * dl[j]
+	}
+	for j, x := range ar {
+		dl[j] = x * (dl[j] - dot)
+	}
+	clear(da[n:])
 }
 
 type attentionForwardJob struct {

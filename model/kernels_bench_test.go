@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+
+	"github.com/craftml/craft/model/gemm"
 )
 
 // cpuLoop runs f in a benchmark loop and reports the CPU ns of the
@@ -155,4 +157,28 @@ func BenchmarkExpSum64(b *testing.B) {
 			softmaxRowAVX2(&y[0], 5, 8)
 		})
 	})
+}
+
+// BenchmarkAttentionGemm times the multiplies of one attention head
+// (T=64, hs=32, rows 3C=384 apart), unblocked, one by one.
+func BenchmarkAttentionGemm(b *testing.B) {
+	const T, hs, c3, c = 64, 32, 384, 128
+	rng := rand.New(rand.NewPCG(1, 1))
+	qkv, dy, a, da := randSlice(rng, T*c3, 1), randSlice(rng, T*c, 1), randSlice(rng, T*T, 1), randSlice(rng, T*T, 1)
+	out := make([]float32, T*c3)
+	for _, tc := range []struct {
+		name string
+		f    func()
+	}{
+		{"q·kT", func() { gemm.Sgemm(false, true, T, T, hs, 1, qkv, c3, qkv[c:], c3, 0, a, T) }},
+		{"a·v", func() { gemm.Sgemm(false, false, T, hs, T, 1, a, T, qkv[2*c:], c3, 0, out, c) }},
+		{"aT·dy", func() { gemm.Sgemm(true, false, T, hs, T, 1, a, T, dy, c, 1, out, c3) }},
+		{"da·k", func() { gemm.Sgemm(false, false, T, hs, T, 1, da, T, qkv[c:], c3, 1, out, c3) }},
+		{"dy·vT", func() { gemm.Sgemm(false, true, T, T, hs, 1, dy, c, qkv[2*c:], c3, 0, da, T) }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			cpuLoop(b, tc.f)
+			b.ReportMetric(2*T*T*hs/(float64(b.Elapsed().Nanoseconds())/float64(b.N)), "GFLOP/s")
+		})
+	}
 }

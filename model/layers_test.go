@@ -308,6 +308,19 @@ func TestSoftmaxRowSIMD(t *testing.T) {
 	}
 }
 
+func TestSoftmaxBackwardRowSIMD(t *testing.T) {
+	rng := rand.New(rand.NewPCG(29, 30))
+	for n := 1; n <= 64; n++ {
+		a := randSlice(rng, 64, 4)
+		softmaxCausalRow(a, n)
+		d1 := randSlice(rng, 64, 1)
+		d2 := append([]float32(nil), d1...)
+		softmaxBackwardRow(d1, a, n)
+		softmaxBackwardRowGo(d2, a, n)
+		near(t, "softmaxBackwardRow", d1, d2, 1e-6)
+	}
+}
+
 func TestTanhRational(t *testing.T) {
 	for x := float32(-20); x <= 20; x += 0.001 {
 		got, want := tanhRational(x), mathTanh(float64(x))

@@ -65,3 +65,9 @@ func layerNormBwdAVX2(dIn, dOut, in, mean, rstd, w *float32, rows, c, acc int)
 //
 //go:noescape
 func layerNormColsAVX2(dW, dB, dOut, in, mean, rstd *float32, rows, c int)
+
+// softmaxBwdRowAVX2 sets da[:n8] = a·(da - Σ a·da), a multiple of 8
+// elements; a must be zero past the row's causal length.
+//
+//go:noescape
+func softmaxBwdRowAVX2(da, a *float32, n8 int)

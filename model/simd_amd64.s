@@ -532,3 +532,36 @@ lcstore:
 lcdone:
 	VZEROUPPER
 	RET
+
+// func softmaxBwdRowAVX2(da, a *float32, n8 int)
+// da[:n8] = a·(da - Σ a·da) over n8 (a multiple of 8) elements; a is zero
+// past the row's causal length, so those lanes come out zero.
+TEXT ·softmaxBwdRowAVX2(SB), NOSPLIT, $0-24
+	MOVQ da+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ n8+16(FP), CX
+	SHRQ $3, CX
+	JZ   sbdone
+	MOVQ CX, DX
+	XORQ AX, AX
+	VXORPS Y0, Y0, Y0
+sbdot:
+	VMOVUPS (SI)(AX*1), Y1
+	VFMADD231PS (DI)(AX*1), Y1, Y0
+	ADDQ $32, AX
+	DECQ CX
+	JNZ  sbdot
+	HSUM8(Y0, X0, X1)
+	VBROADCASTSS X0, Y0
+	XORQ AX, AX
+sbout:
+	VMOVUPS (DI)(AX*1), Y1
+	VSUBPS Y0, Y1, Y1
+	VMULPS (SI)(AX*1), Y1, Y1
+	VMOVUPS Y1, (DI)(AX*1)
+	ADDQ $32, AX
+	DECQ DX
+	JNZ  sbout
+sbdone:
+	VZEROUPPER
+	RET
