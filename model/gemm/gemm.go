@@ -62,6 +62,9 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	}
 	p := problem{transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc}
 	kn := active
+	if gemv(kn, &p) {
+		return
+	}
 	t := Threads()
 	if t > 1 && m*n*k >= minParallelFMAs {
 		parallel(kn, &p, t)

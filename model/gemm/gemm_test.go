@@ -134,6 +134,12 @@ func testCases(rng *rand.Rand) []gemmCase {
 				gemmCase{tA: tA, tB: tB, m: 200, n: 37, k: 261, alpha: -0.5, beta: 0},
 				gemmCase{tA: tA, tB: tB, m: 13, n: 530, k: 40, alpha: 2, beta: 0.25, padC: 1},
 				gemmCase{tA: tA, tB: tB, m: 96, n: 64, k: 128, alpha: 1, beta: 0},
+				// One row or one column of C: the dot-product path.
+				gemmCase{tA: tA, tB: tB, m: 1, n: 70, k: 600, alpha: 1, beta: 0, padA: 1, padB: 2},
+				gemmCase{tA: tA, tB: tB, m: 1, n: 385, k: 128, alpha: -0.5, beta: 1.25, padC: 3},
+				gemmCase{tA: tA, tB: tB, m: 70, n: 1, k: 333, alpha: 2, beta: 0.5, padA: 2, padB: 1, padC: 2},
+				gemmCase{tA: tA, tB: tB, m: 4, n: 45, k: 100, alpha: 1, beta: 1, padA: 1, padC: 1},
+				gemmCase{tA: tA, tB: tB, m: 37, n: 3, k: 64, alpha: 1, beta: 0, padB: 2},
 			)
 		}
 	}

@@ -100,3 +100,40 @@ func microAVX512Rows6Half(kc int, a *float32, rsa, csa int, b, c *float32, ldc i
 //
 //go:noescape
 func microAVX2Half(kc int, a *float32, rsa, csa int, b, c *float32, ldc int, alpha, beta float32, rows, cmask, load int)
+
+// dotStep is the multiple of k the dot4 kernel of id works on (0: none).
+func dotStep(id int) int {
+	switch id {
+	case idAVX512:
+		return 32
+	case idAVX2:
+		return 16
+	}
+	return 0
+}
+
+// dot4 sets s[r] to the dot product of x[:k] and w[r*ld : r*ld+k] for r < 4,
+// k a multiple of dotStep(id).
+func dot4(id, k int, x, w []float32, ld int, s *[4]float32) {
+	x = x[:k]
+	w = w[:3*ld+k]
+	switch id {
+	case idAVX512:
+		dot4AVX512(k, &x[0], &w[0], ld, s)
+	case idAVX2:
+		dot4AVX2(k, &x[0], &w[0], ld, s)
+	default:
+		panic("gemm: unknown kernel")
+	}
+}
+
+// dot4AVX512 sets out[r] to the dot product of x and the row w+r·ldw over
+// k elements, k a multiple of 32 (kernel_amd64.s).
+//
+//go:noescape
+func dot4AVX512(k int, x, w *float32, ldw int, out *[4]float32)
+
+// dot4AVX2 is dot4AVX512 for k a multiple of 16.
+//
+//go:noescape
+func dot4AVX2(k int, x, w *float32, ldw int, out *[4]float32)
