@@ -277,3 +277,27 @@ func BenchmarkSgemmPaths(b *testing.B) {
 		}
 	}
 }
+
+// genShapes are the multiplies of generation with a KV cache: the linear
+// layers applied to one token.
+var genShapes = []benchShape{
+	{"gen_qkv", false, true, 1, 384, 128, 0},
+	{"gen_fc", false, true, 1, 512, 128, 0},
+	{"gen_mlpproj", false, true, 1, 128, 512, 0},
+	{"gen_head", false, true, 1, 65, 128, 0},
+}
+
+// BenchmarkSgemmGenerate measures Sgemm at the shapes of generation.
+func BenchmarkSgemmGenerate(b *testing.B) {
+	for _, s := range genShapes {
+		b.Run(s.String(), func(b *testing.B) {
+			a, lda, bb, ldb, c := s.operands(rand.New(rand.NewPCG(1, 2)))
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			for b.Loop() {
+				Sgemm(s.tA, s.tB, s.m, s.n, s.k, 1, a, lda, bb, ldb, s.beta, c, s.n)
+			}
+			reportGFLOPs(b, s, cpu0)
+		})
+	}
+}
