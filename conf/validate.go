@@ -9,9 +9,9 @@ import (
 	"strings"
 )
 
-// maxSegmentBytes keeps one all-reduce segment, with its header, under gRPC's default 4 MiB
+// MaxSegmentBytes keeps one all-reduce segment, with its header, under gRPC's default 4 MiB
 // message limit.
-const maxSegmentBytes = 3 << 20
+const MaxSegmentBytes = 3 << 20
 
 // Validate checks every field and the rules between fields, and reports every problem at once:
 // the error lists them one per line, each an *Error naming the key (see Problems) and matching
@@ -150,8 +150,8 @@ func (c Config) Validate() error {
 
 	// allreduce
 	sb := c.AllReduce.SegmentBytes
-	if sb < 4 || sb%4 != 0 || sb > maxSegmentBytes {
-		v.bad("allreduce.segment_bytes", "allreduce.segment_bytes (%d) must be a multiple of 4 between 4 and %d", sb, maxSegmentBytes)
+	if sb < 4 || sb%4 != 0 || sb > MaxSegmentBytes {
+		v.bad("allreduce.segment_bytes", "allreduce.segment_bytes (%d) must be a multiple of 4 between 4 and %d", sb, MaxSegmentBytes)
 	}
 	v.enum("allreduce.wire", c.AllReduce.Wire)
 

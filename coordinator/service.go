@@ -36,6 +36,9 @@ type ServiceConfig struct {
 	ShardBytes int              // target bytes per dataset shard; 0 = 1 MiB
 	Logger     *slog.Logger     // nil = slog.Default()
 	Now        func() time.Time // the clock of last_seen; nil = time.Now
+	// OnReport, when set, sees every report as it arrives (tests and
+	// progress displays); it must not block.
+	OnReport func(worker string, r Report)
 }
 
 // JoinRequest and JoinReply are a worker's introduction and the answer.
@@ -96,6 +99,7 @@ type Service struct {
 	step     int
 	valLoss  float64
 	valAcc   float64
+	tokens   int64
 	done     chan struct{}
 	started  time.Time
 }
@@ -254,7 +258,11 @@ func (s *Service) Leave(id, why string) {
 		delete(s.sessions, id)
 	}
 	plan, _ := s.planner.Step(Failed{ID: id})
-	s.log.Warn("worker gone", "worker", id, "why", why, "workers", len(s.planner.Members()))
+	level := slog.LevelWarn
+	if s.planner.Done() {
+		level = slog.LevelInfo // workers leave a finished run
+	}
+	s.log.Log(context.Background(), level, "worker gone", "worker", id, "why", why, "workers", len(s.planner.Members()))
 	s.publish(plan)
 }
 
@@ -266,11 +274,17 @@ func (s *Service) Report(id string, r Report) {
 	if !ok {
 		return
 	}
+	if s.cfg.OnReport != nil {
+		s.cfg.OnReport(id, r)
+	}
 	w.lastSeen = s.cfg.Now()
 	if r.Step > w.step && r.Duration > 0 {
 		w.tokensPerS = float64(r.Tokens) / r.Duration.Seconds()
 	}
 	w.step = max(w.step, r.Step)
+	if !r.HasEval {
+		s.tokens += int64(r.Tokens)
+	}
 	if r.Step >= s.step {
 		s.step, s.loss = r.Step, r.Loss
 	}

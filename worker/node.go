@@ -57,6 +57,7 @@ type JoinInfo struct {
 	WorkerID   string // the ID the coordinator knows the worker by
 	Run        uint64 // the run's id: it fences all-reduce messages
 	Config     []byte // the resolved configuration, YAML
+	ConfigHash string // its hash, stamped on checkpoints
 	Manifest   []byte // the dataset manifest (dataset.Manifest, encoded)
 	GossipSeed string // the coordinator's memberlist address
 }
@@ -314,7 +315,7 @@ func (n *Node) runGeneration(ctx context.Context, p Plan, reports chan<- Report)
 	if p.Rank == 0 {
 		cbs = append(cbs, SaveCheckpoints{Save: n.coord.PutCheckpoint})
 	}
-	meta := Snapshot{ConfigHash: n.conf.Hash(), Config: n.conf.YAML()}
+	meta := Snapshot{ConfigHash: n.info.ConfigHash, Config: n.info.Config}
 	for n.tr.Step() < n.conf.Train.Steps {
 		u, err := n.waitUntil(ctx, n.tr.Step())
 		if err != nil {

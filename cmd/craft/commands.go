@@ -10,7 +10,13 @@ func addCommands(root *cobra.Command) {
 	root.AddCommand(newConfCmd())
 	bench.AddCommand(newBenchStepCmd())
 	bench.AddCommand(newBenchParityCmd())
+	bench.AddCommand(newBenchAllReduceCmd())
+	bench.AddCommand(newBenchAllReduceRankCmd())
+	bench.AddCommand(newBenchLinkCmd())
+	bench.AddCommand(newBenchLinkPeerCmd())
 	root.AddCommand(newTrainCmd())
+	root.AddCommand(newCoordinatorCmd())
+	root.AddCommand(newWorkerCmd())
 	root.AddCommand(newEvalCmd())
 	root.AddCommand(newGenerateCmd())
 }

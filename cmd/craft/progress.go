@@ -1,28 +1,23 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/craftml/craft/worker"
+	"github.com/craftml/craft/coordinator"
 )
 
-// progress is the training progress bar shown on a terminal: steps, loss,
-// tokens/s and the ETA.
-type progress struct {
-	worker.Hooks
-	bar     *progressbar.ProgressBar
-	start   time.Time
-	tokens  int64
-	valLoss float64
-}
-
-func newProgress(w io.Writer, steps, done int) *progress {
-	bar := progressbar.NewOptions(steps,
+// showProgress draws the run's progress bar on a terminal from the
+// coordinator's status: steps, loss, validation loss, tokens/s and the ETA,
+// until stop is closed.
+func showProgress(w io.Writer, svc *coordinator.Service, stop <-chan struct{}) {
+	st := svc.Status()
+	bar := progressbar.NewOptions(st.TotalSteps,
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription("train"),
 		progressbar.OptionShowCount(),
@@ -31,26 +26,49 @@ func newProgress(w io.Writer, steps, done int) *progress {
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionClearOnFinish(),
 	)
-	_ = bar.Set(done)
-	return &progress{bar: bar, start: time.Now()}
-}
-
-func (p *progress) OnStep(_ context.Context, _ *worker.Trainer, s worker.StepStats) error {
-	p.tokens += int64(s.Tokens)
-	rate := float64(p.tokens) / time.Since(p.start).Seconds()
-	desc := fmt.Sprintf("loss %.4f  %6.0f tok/s", s.Loss, rate)
-	if p.valLoss > 0 {
-		desc += fmt.Sprintf("  val %.4f", p.valLoss)
+	start := time.Now()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		st = svc.Status()
+		desc := fmt.Sprintf("loss %.4f  %5.0f tok/s  %d workers", st.Loss, float64(st.Tokens)/time.Since(start).Seconds(), len(st.Workers))
+		if st.LastValLoss > 0 {
+			desc += fmt.Sprintf("  val %.4f", st.LastValLoss)
+		}
+		bar.Describe(desc)
+		_ = bar.Set(st.Step)
+		select {
+		case <-stop:
+			_ = bar.Finish()
+			return
+		case <-tick.C:
+		}
 	}
-	p.bar.Describe(desc)
-	return p.bar.Set(s.Step)
 }
 
-func (p *progress) OnEval(_ context.Context, _ *worker.Trainer, r worker.EvalResult) error {
-	p.valLoss = r.Loss
-	return nil
+// logProgress logs the run's progress about every 2 % of its steps (and at
+// least every 10 s) when the output is not a terminal.
+func logProgress(log *slog.Logger, svc *coordinator.Service, stop <-chan struct{}, steps int) {
+	every := max(1, steps/50)
+	last, lastLog := -1, time.Now()
+	start := time.Now()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		st := svc.Status()
+		if st.Step/every != last/every || (time.Since(lastLog) > 10*time.Second && st.Step != last) {
+			last, lastLog = st.Step, time.Now()
+			log.Info("progress", "step", st.Step, "of", st.TotalSteps, "loss", round4(st.Loss), "val_loss", round4(st.LastValLoss),
+				"tokens_per_s", int(float64(st.Tokens)/time.Since(start).Seconds()), "workers", len(st.Workers), "generation", st.Generation)
+		}
+	}
 }
 
-func (p *progress) OnEnd(context.Context, *worker.Trainer, worker.Summary) error {
-	return p.bar.Finish()
-}
+func round4(x float64) float64 { return float64(int64(x*1e4+0.5)) / 1e4 }
+
+func numCPU() int { return runtime.GOMAXPROCS(0) }

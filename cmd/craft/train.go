@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,17 +14,21 @@ import (
 	"github.com/craftml/craft/conf"
 	"github.com/craftml/craft/coordinator"
 	"github.com/craftml/craft/dataset"
-	"github.com/craftml/craft/model"
 	"github.com/craftml/craft/worker"
 )
 
 func newTrainCmd() *cobra.Command {
-	var resume bool
+	var (
+		resume  bool
+		workers int
+	)
 	cmd := &cobra.Command{
 		Use:   "train",
 		Short: "Train a model (with no --conf: the built-in addition task)",
-		Long: `Train runs a whole training job on this machine and keeps its checkpoints in
-run.out_dir/run.name/craft.db (or checkpoint.path).
+		Long: `Train runs a whole training job on this machine: a real coordinator and --workers
+workers (default cluster.local_workers) in one process, talking gRPC over 127.0.0.1,
+exactly as a cluster of machines would. Checkpoints go to run.out_dir/run.name/craft.db
+(or checkpoint.path).
 
 With no --conf it trains the embedded default (conf/local.yaml): a small GPT learns
 2-digit addition, then prints a few sums it solves. --resume continues a run from its
@@ -38,117 +41,93 @@ last checkpoint, bitwise as if it had never stopped.`,
 	}
 	cf := addConfFlags(cmd)
 	cmd.Flags().BoolVar(&resume, "resume", false, "continue the run from the latest checkpoint in its checkpoint file")
+	cmd.Flags().IntVar(&workers, "workers", 0, "workers of the local cluster (default: cluster.local_workers)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		c, err := cf.load()
 		if err != nil {
 			return err
 		}
-		return train(cmd.Context(), cmd.OutOrStdout(), c, resume)
+		if workers < 0 {
+			return fmt.Errorf("--workers %d: want at least 1", workers)
+		}
+		return train(cmd.Context(), cmd.OutOrStdout(), c, workers, resume)
 	}
 	return cmd
 }
 
-// train runs the job of c in this process and prints its summary to out.
-func train(ctx context.Context, out io.Writer, c conf.Config, resume bool) error {
+// train runs the job of c on a local cluster of n workers (0: the
+// config's cluster.local_workers) and prints its summary to out.
+func train(ctx context.Context, out io.Writer, c conf.Config, n int, resume bool) error {
+	if n == 0 {
+		n = max(1, c.Cluster.LocalWorkers)
+	}
+	if c.Train.GlobalBatch < n {
+		return fmt.Errorf("--workers %d: train.global_batch (%d) must be at least the number of workers", n, c.Train.GlobalBatch)
+	}
+	// The local cluster admits exactly its own workers.
+	c.Cluster.MinWorkers = n
+	c.Cluster.MaxWorkers = n
 	log := slog.Default()
+	log.Info("training on a local cluster", "run", c.Run.Name, "workers", n, "model", c.Model.Kind, "data", c.Data.Kind,
+		"steps", c.Train.Steps, "global_batch", c.Train.GlobalBatch, "config_hash", c.Hash())
+	start := time.Now()
+	var watch func(*coordinator.Service, <-chan struct{})
+	if isTerminal(os.Stderr) {
+		watch = func(svc *coordinator.Service, stop <-chan struct{}) { showProgress(os.Stderr, svc, stop) }
+	} else {
+		watch = func(svc *coordinator.Service, stop <-chan struct{}) { logProgress(log, svc, stop, c.Train.Steps) }
+	}
+	h, err := localCluster(ctx, c, n, resume, watch)
+	if h != nil {
+		defer h.stop()
+	}
+	if err != nil {
+		return err
+	}
+	st := h.svc.Status()
+	printSummary(out, c, st, n, time.Since(start))
+	if c.Model.Kind == "gpt" && c.Data.Kind == "addition" {
+		cp, err := h.store.Latest(ctx)
+		if err != nil {
+			return err
+		}
+		return showSums(out, c, cp, 5)
+	}
+	return nil
+}
+
+// showSums rebuilds the model of checkpoint cp and prints it solving
+// held-out sums.
+func showSums(out io.Writer, c conf.Config, cp *coordinator.Checkpoint, k int) error {
 	src, err := worker.OpenSource(c)
 	if err != nil {
 		return err
 	}
-	job, err := worker.Build(c, src)
+	tok, err := dataset.UnmarshalTokenizer(cp.Tokenizer)
 	if err != nil {
 		return err
 	}
-	model.SetThreads(c.Train.Threads)
-	tr, err := job.NewTrainer(0, 1, worker.Local{})
+	g, err := loadGPT(c, tok, cp.Params)
 	if err != nil {
 		return err
 	}
-	path := c.CheckpointPath()
-	store, err := openStore(path, c.Checkpoint.Keep)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	if err := restore(ctx, store, tr, c, path, resume); err != nil {
-		return err
-	}
-	log.Info("training", "run", c.Run.Name, "model", c.Model.Kind, "params", len(job.Model.Arena().Params),
-		"data", c.Data.Kind, "train_samples", src.Len(dataset.Train), "val_samples", src.Len(dataset.Val),
-		"steps", c.Train.Steps, "from_step", tr.Step(), "checkpoints", path, "config_hash", c.Hash())
-
-	save := func(ctx context.Context, s *worker.Snapshot) error {
-		if err := store.Save(ctx, toCheckpoint(s)); err != nil {
-			return err
-		}
-		log.Debug("checkpoint committed", "step", s.Step, "file", path)
-		return nil
-	}
-	cbs := []worker.Callback{
-		worker.SaveCheckpoints{Save: save},
-		worker.EarlyStop{Patience: c.Train.EarlyStopPatience},
-	}
-	if isTerminal(os.Stderr) {
-		cbs = append(cbs, newProgress(os.Stderr, c.Train.Steps, tr.Step()))
-	} else {
-		cbs = append(cbs, worker.LogSteps{Logger: log, Every: max(1, c.Train.Steps/50)})
-	}
-	meta := worker.Snapshot{ConfigHash: c.Hash(), Config: c.YAML()}
-	sum, err := tr.Run(ctx, worker.RunOptions{FinalEval: true, EvalAll: c.Data.Kind != "text", Meta: meta}, cbs...)
-	if err != nil {
-		return err
-	}
-	printSummary(out, c, sum, path)
-	if job.GPT != nil && c.Data.Kind == "addition" {
-		printSums(out, job.GPT, src, 5)
-	}
+	printSums(out, g, src, k)
 	return nil
 }
 
-// restore resumes tr from the store's latest checkpoint when resume is set,
-// and refuses to overwrite another run's checkpoints when it is not.
-func restore(ctx context.Context, store coordinator.Store, tr *worker.Trainer, c conf.Config, path string, resume bool) error {
-	cp, err := store.Latest(ctx)
-	switch {
-	case errors.Is(err, coordinator.ErrNoCheckpoint):
-		if resume {
-			return fmt.Errorf("--resume: %s holds no checkpoint to resume from", path)
-		}
-		return nil
-	case err != nil:
-		return err
-	case !resume:
-		return fmt.Errorf("%s already holds run %q at step %d: pass --resume to continue it, or choose another run.name or checkpoint.path",
-			path, c.Run.Name, cp.Step)
+func printSummary(out io.Writer, c conf.Config, st coordinator.Status, n int, elapsed time.Duration) {
+	fmt.Fprintf(out, "\nrun %q: step %d of %d on %d workers in %s", c.Run.Name, st.Step, st.TotalSteps, n, elapsed.Round(100*time.Millisecond))
+	if secs := elapsed.Seconds(); secs > 0 && st.Tokens > 0 {
+		fmt.Fprintf(out, " (%.0f tokens/s)", float64(st.Tokens)/secs)
 	}
-	if cp.ConfigHash != c.Hash() {
-		slog.Warn("the configuration differs from the checkpoint's; the resumed run will not match an uninterrupted one",
-			"checkpoint_hash", cp.ConfigHash, "config_hash", c.Hash())
-	}
-	if err := tr.Restore(toSnapshot(cp)); err != nil {
-		return fmt.Errorf("resume from %s step %d: %w", path, cp.Step, err)
-	}
-	slog.Info("resumed", "step", cp.Step, "file", path)
-	return nil
-}
-
-func printSummary(out io.Writer, c conf.Config, s worker.Summary, path string) {
-	secs := s.Elapsed.Seconds()
-	fmt.Fprintf(out, "\nrun %q: %d steps in %s", c.Run.Name, s.Steps, s.Elapsed.Round(100*time.Millisecond))
-	if secs > 0 && s.Tokens > 0 {
-		fmt.Fprintf(out, " (%.0f samples/s, %.0f tokens/s)", float64(s.Samples)/secs, float64(s.Tokens)/secs)
-	}
-	if s.Stopped {
-		fmt.Fprint(out, ", stopped early")
-	}
-	fmt.Fprintf(out, "\ntrain loss %.4f", s.Loss)
-	if s.Eval != nil {
-		fmt.Fprintf(out, ", val loss %.4f", s.Eval.Loss)
+	fmt.Fprintf(out, "\ntrain loss %.4f", st.Loss)
+	if st.LastValLoss > 0 || st.LastValAccuracy > 0 {
+		fmt.Fprintf(out, ", val loss %.4f", st.LastValLoss)
 		if c.Data.Kind != "text" {
-			fmt.Fprintf(out, ", val accuracy %.2f%% (%d samples)", 100*s.Eval.Accuracy, s.Eval.Samples)
+			fmt.Fprintf(out, ", val accuracy %.2f%%", 100*st.LastValAccuracy)
 		}
 	}
-	fmt.Fprintf(out, "\ncheckpoint: %s\n", path)
+	fmt.Fprintf(out, "\ncheckpoint: %s (step %d)\n", c.CheckpointPath(), st.LastCheckpointStep)
 }
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/craftml/craft/allreduce/grpctransport"
+	"github.com/craftml/craft/conf"
+	"github.com/craftml/craft/coordinator"
+	"github.com/craftml/craft/coordinator/boltstore"
+	"github.com/craftml/craft/coordinator/grpcapi"
+	"github.com/craftml/craft/worker"
+)
+
+// head is a running coordinator: the run's service, its gRPC server and
+// its HTTP status endpoint.
+type head struct {
+	svc      *coordinator.Service
+	store    *boltstore.Store
+	grpc     *grpc.Server
+	http     *http.Server
+	addr     string // gRPC address workers join
+	httpAddr string
+	log      *slog.Logger
+}
+
+// startHead opens the run's checkpoint store and starts its coordinator.
+// With resume false it refuses a checkpoint file that already holds a run.
+func startHead(ctx context.Context, c conf.Config, resume bool) (*head, error) {
+	path := c.CheckpointPath()
+	store, err := openStore(path, c.Checkpoint.Keep)
+	if err != nil {
+		return nil, err
+	}
+	h := &head{store: store, log: slog.Default().With("role", "coordinator")}
+	fail := func(err error) (*head, error) {
+		h.stop()
+		return nil, err
+	}
+	switch cp, err := store.Latest(ctx); {
+	case err == nil && !resume:
+		return fail(fmt.Errorf("%s already holds run %q at step %d: pass --resume to continue it, or choose another run.name or checkpoint.path",
+			path, c.Run.Name, cp.Step))
+	case errors.Is(err, coordinator.ErrNoCheckpoint) && resume:
+		return fail(fmt.Errorf("--resume: %s holds no checkpoint to resume from", path))
+	case err != nil && !errors.Is(err, coordinator.ErrNoCheckpoint):
+		return fail(err)
+	}
+	h.svc, err = coordinator.NewService(ctx, coordinator.ServiceConfig{Conf: c, Store: store, Logger: h.log})
+	if err != nil {
+		return fail(err)
+	}
+	lis, err := net.Listen("tcp", c.Cluster.CoordinatorAddr)
+	if err != nil {
+		return fail(fmt.Errorf("cluster.coordinator_addr: %w", err))
+	}
+	h.addr = lis.Addr().String()
+	h.grpc = grpcapi.NewServer(h.svc, c.Cluster.JoinToken, h.log)
+	go h.grpc.Serve(lis)
+	if c.Cluster.HTTPAddr != "" {
+		hl, err := net.Listen("tcp", c.Cluster.HTTPAddr)
+		if err != nil {
+			return fail(fmt.Errorf("cluster.http_addr: %w", err))
+		}
+		h.httpAddr = hl.Addr().String()
+		h.http = &http.Server{Handler: h.svc.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		go h.http.Serve(hl)
+	}
+	h.log.Info("coordinator listening", "grpc", h.addr, "http", h.httpAddr, "checkpoints", path)
+	return h, nil
+}
+
+// stop shuts the coordinator down, letting in-flight calls finish for a
+// moment, and closes the store.
+func (h *head) stop() {
+	if h.grpc != nil {
+		done := make(chan struct{})
+		go func() { h.grpc.GracefulStop(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+			h.grpc.Stop()
+		}
+	}
+	if h.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		h.http.Shutdown(ctx)
+		cancel()
+	}
+	if h.store != nil {
+		h.store.Close()
+	}
+}
+
+// workerOptions are the flags of `craft worker`, and what `craft train`
+// gives its in-process workers.
+type workerOptions struct {
+	join      string // coordinator address
+	listen    string // ring transport listen address
+	advertise string // ring address peers dial
+	id        string
+	token     string
+	threads   int
+	cacheDir  string
+}
+
+// runWorker joins the coordinator and trains until the run is done.
+func runWorker(ctx context.Context, o workerOptions) error {
+	tc := grpctransport.DefaultConfig()
+	tc.ListenAddr = o.listen
+	tc.AdvertiseAddr = o.advertise
+	tc.MaxPayloadBytes = conf.MaxSegmentBytes
+	if o.id == "" {
+		host, _ := os.Hostname()
+		o.id = fmt.Sprintf("%s-%d-%04x", host, os.Getpid(), time.Now().UnixNano()&0xffff)
+	}
+	log := slog.Default().With("role", "worker")
+	tc.Logger = log
+	t, err := grpctransport.New(tc)
+	if err != nil {
+		return fmt.Errorf("ring transport on %s: %w", o.listen, err)
+	}
+	defer t.Close()
+	client, err := grpcapi.Dial(o.join, o.token)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	node, err := worker.NewNode(worker.NodeConfig{
+		ID: o.id, Token: o.token, SchemaHash: conf.SchemaHash(), Transport: t,
+		Threads: o.threads, CacheDir: o.cacheDir, Logger: log,
+	}, client)
+	if err != nil {
+		return err
+	}
+	return node.Run(ctx)
+}
+
+// localCluster runs a coordinator and n workers in this process, talking
+// gRPC over 127.0.0.1, until the run is done.
+func localCluster(ctx context.Context, c conf.Config, n int, resume bool, watch func(*coordinator.Service, <-chan struct{})) (*head, error) {
+	h, err := startHead(ctx, c, resume)
+	if err != nil {
+		return nil, err
+	}
+	threads := c.Train.Threads
+	if threads == 0 {
+		threads = numCPU()
+	}
+	per := max(1, threads/n)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := runWorker(ctx, workerOptions{
+				join: h.addr, listen: "127.0.0.1:0", id: fmt.Sprintf("local-%d", i),
+				token: c.Cluster.JoinToken, threads: per,
+			})
+			if err != nil && ctx.Err() == nil {
+				errs <- fmt.Errorf("worker local-%d: %w", i, err)
+			}
+		}()
+	}
+	stopWatch := make(chan struct{})
+	watchDone := make(chan struct{})
+	go func() { watch(h.svc, stopWatch); close(watchDone) }()
+	var runErr error
+	select {
+	case <-h.svc.Done():
+	case runErr = <-errs:
+	case <-ctx.Done():
+		runErr = ctx.Err()
+	}
+	close(stopWatch)
+	<-watchDone
+	if runErr != nil {
+		cancel()
+	}
+	wg.Wait()
+	return h, runErr
+}
