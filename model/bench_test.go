@@ -60,3 +60,19 @@ func BenchmarkGPTForward(b *testing.B) {
 		g.Forward(batch, true)
 	}
 }
+
+// BenchmarkGenerate times greedy generation with the KV cache: a 1-token
+// prompt and 63 new tokens (the cache never overflows), and 64 more tokens
+// past BlockSize (each recomputes the cropped window).
+func BenchmarkGenerate(b *testing.B) {
+	g, _ := NewGPT(DefaultGPTConfig())
+	for _, n := range []int{63, 127} {
+		b.Run(fmt.Sprintf("new=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				g.Generate([]int32{1}, n, Sampling{}, nil)
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
+		})
+	}
+}

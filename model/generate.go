@@ -23,6 +23,7 @@ type decoder struct {
 	logits, probs, scratch []float32   // (V)
 	mean, rstd             []float32   // (1)
 	targets                []int32     // (BlockSize), all -1: the window forward
+	tok                    [1]int32
 }
 
 func newDecoder(c GPTConfig) *decoder {
@@ -52,11 +53,12 @@ func (g *GPT) step(tok int32, pos int) {
 	C, NH := c.NEmbd, c.NHead
 	hs := C / NH
 	scale := float32(1 / math.Sqrt(float64(hs)))
-	encoderForward(d.x, []int32{tok}[:1:1], g.wte, g.wpe[pos*C:], 1, 1, C)
+	d.tok[0] = tok
+	encoderForward(d.x, d.tok[:], g.wte, g.wpe[pos*C:], 1, 1, C)
 	for l := range g.layers {
 		L := &g.layers[l]
 		layerNormForward(d.ln, d.mean, d.rstd, d.x, L.ln1W, L.ln1B, C, 0, 1)
-		linearForward(d.qkv, d.ln, L.attnW, L.attnB, 1, C, 3*C)
+		linearForwardVec(d.qkv, d.ln, L.attnW, L.attnB, C, 3*C)
 		kc, vc := d.k[l], d.v[l]
 		copy(kc[pos*C:pos*C+C], d.qkv[C:2*C])
 		copy(vc[pos*C:pos*C+C], d.qkv[2*C:3*C])
@@ -81,16 +83,16 @@ func (g *GPT) step(tok int32, pos int) {
 				}
 			}
 		}
-		linearForward(d.proj, d.atty, L.projW, L.projB, 1, C, C)
+		linearForwardVec(d.proj, d.atty, L.projW, L.projB, C, C)
 		residualForward(d.x, d.x, d.proj, nil, 0, C)
 		layerNormForward(d.ln, d.mean, d.rstd, d.x, L.ln2W, L.ln2B, C, 0, 1)
-		linearForward(d.fch, d.ln, L.fcW, L.fcB, 1, C, 4*C)
+		linearForwardVec(d.fch, d.ln, L.fcW, L.fcB, C, 4*C)
 		geluForward(d.fch, d.fchGrad, d.fch, 0, 4*C)
-		linearForward(d.proj, d.fch, L.fcprojW, L.fcprojB, 1, 4*C, C)
+		linearForwardVec(d.proj, d.fch, L.fcprojW, L.fcprojB, 4*C, C)
 		residualForward(d.x, d.x, d.proj, nil, 0, C)
 	}
 	layerNormForward(d.ln, d.mean, d.rstd, d.x, g.lnfW, g.lnfB, C, 0, 1)
-	linearForward(d.logits, d.ln, g.wte, nil, 1, C, c.VocabSize)
+	linearForwardVec(d.logits, d.ln, g.wte, nil, C, c.VocabSize)
 }
 
 // window runs the whole window (len ≤ BlockSize) through Forward, without

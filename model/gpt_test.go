@@ -322,3 +322,37 @@ func TestGenerateSampling(t *testing.T) {
 		t.Errorf("Generate TopK 1 = %v; want greedy %v", c, d)
 	}
 }
+
+// TestGPTThreadsBitwise runs shapes large enough for gemm to split its
+// multiplies over threads: 1 and 2 threads must still agree bitwise.
+func TestGPTThreadsBitwise(t *testing.T) {
+	cfg := DefaultGPTConfig()
+	cfg.MaxBatch = 3
+	cfg.Dropout = 0.1
+	run := func(threads int) ([]float32, float64) {
+		SetThreads(threads)
+		defer SetThreads(1)
+		g, err := NewGPT(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := randomBatch(rand.New(rand.NewPCG(6, 6)), 3, cfg.BlockSize, cfg.VocabSize, true)
+		l, n := g.Forward(b, true)
+		g.Backward(1 / float32(n))
+		return g.Arena().Grads, l
+	}
+	g1, l1 := run(1)
+	g2, l2 := run(2)
+	if l1 != l2 {
+		t.Errorf("loss with 2 threads = %v; want %v (1 thread), bitwise", l2, l1)
+	}
+	diff := 0
+	for i := range g1 {
+		if g1[i] != g2[i] {
+			diff++
+		}
+	}
+	if diff > 0 {
+		t.Errorf("%d of %d gradients differ between 1 and 2 threads; want bitwise equal", diff, len(g1))
+	}
+}

@@ -64,6 +64,18 @@ func TestLinearForwardResidual(t *testing.T) {
 	near(t, "linearForwardResidual", got, want, 1e-6)
 }
 
+func TestLinearForwardVec(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	for _, c := range []int{16, 48, 20} {
+		const OC = 9
+		in, w, b := randSlice(rng, c, 1), randSlice(rng, OC*c, 1), randSlice(rng, OC, 1)
+		got, want := make([]float32, OC), make([]float32, OC)
+		linearForwardVec(got, in, w, b, c, OC)
+		linearForward(want, in, w, b, 1, c, OC)
+		near(t, "linearForwardVec", got, want, 1e-5)
+	}
+}
+
 func TestLayerNormGrad(t *testing.T) {
 	for _, bias := range []bool{true, false} {
 		t.Run(fmt.Sprintf("bias=%v", bias), func(t *testing.T) {

@@ -17,6 +17,34 @@ func linearForward(out, in, w, bias []float32, n, c, oc int) {
 	gemm.Sgemm(false, true, n, oc, c, 1, in, c, w, c, beta, out, oc)
 }
 
+// linearForwardVec is linearForward for one row (generation's KV-cache
+// steps), without gemm's packing: a dot product per output.
+//
+//	out: (OC)  in: (C)  w: (OC,C)  bias: (OC)
+func linearForwardVec(out, in, w, bias []float32, c, oc int) {
+	if useAVX2 && c%16 == 0 {
+		_, _, _ = out[oc-1], w[oc*c-1], in[c-1]
+		matVecAVX2(&out[0], &w[0], &in[0], oc, c)
+	} else {
+		in = in[:c]
+		for o := 0; o < oc; o++ {
+			wr := w[o*c : o*c+c]
+			wr = wr[:len(in)]
+			var s float32
+			for i, x := range in {
+				s += x * wr[i]
+			}
+			out[o] = s
+		}
+	}
+	if bias != nil {
+		bias = bias[:oc]
+		for o, b := range bias {
+			out[o] += b
+		}
+	}
+}
+
 // linearForwardResidual computes out = res + in·wᵀ + bias (bias may be
 // nil): a Linear whose output joins a residual stream, with the add done by
 // the multiply itself (beta 1) instead of a separate pass.

@@ -71,3 +71,9 @@ func layerNormColsAVX2(dW, dB, dOut, in, mean, rstd *float32, rows, c int)
 //
 //go:noescape
 func softmaxBwdRowAVX2(da, a *float32, n8 int)
+
+// matVecAVX2 writes out[r] = w[r,:]·x for rows rows of width c, a multiple
+// of 16.
+//
+//go:noescape
+func matVecAVX2(out, w, x *float32, rows, c int)

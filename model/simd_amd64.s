@@ -565,3 +565,37 @@ sbout:
 sbdone:
 	VZEROUPPER
 	RET
+
+// func matVecAVX2(out, w, x *float32, rows, c int)
+// out[r] = Σ_i w[r·c+i]·x[i] for r < rows; c is a multiple of 16.
+TEXT ·matVecAVX2(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DI
+	MOVQ w+8(FP), SI
+	MOVQ x+16(FP), DX
+	MOVQ rows+24(FP), R8
+	MOVQ c+32(FP), R9
+	SHLQ $2, R9                    // row bytes
+	TESTQ R8, R8
+	JZ   mvdone
+mvrow:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	XORQ AX, AX
+mvcol:
+	VMOVUPS (SI)(AX*1), Y2
+	VFMADD231PS (DX)(AX*1), Y2, Y0
+	VMOVUPS 32(SI)(AX*1), Y3
+	VFMADD231PS 32(DX)(AX*1), Y3, Y1
+	ADDQ $64, AX
+	CMPQ AX, R9
+	JLT  mvcol
+	VADDPS Y1, Y0, Y0
+	HSUM8(Y0, X0, X1)
+	VMOVSS X0, (DI)
+	ADDQ R9, SI
+	ADDQ $4, DI
+	DECQ R8
+	JNZ  mvrow
+mvdone:
+	VZEROUPPER
+	RET

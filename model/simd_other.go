@@ -17,3 +17,5 @@ func layerNormBwdAVX2(dIn, dOut, in, mean, rstd, w *float32, rows, c, acc int) {
 func layerNormColsAVX2(dW, dB, dOut, in, mean, rstd *float32, rows, c int) { panic("model: no AVX2") }
 
 func softmaxBwdRowAVX2(da, a *float32, n8 int) { panic("model: no AVX2") }
+
+func matVecAVX2(out, w, x *float32, rows, c int) { panic("model: no AVX2") }
