@@ -33,9 +33,18 @@ type head struct {
 	log      *slog.Logger
 }
 
+// resumeMode says what to do with a checkpoint file that already holds a
+// run.
+type resumeMode int
+
+const (
+	freshRun   resumeMode = iota // refuse a file that holds a run (craft train)
+	mustResume                   // refuse a file that holds none (craft train --resume)
+	autoResume                   // resume if it holds one, else start (craft coordinator)
+)
+
 // startHead opens the run's checkpoint store and starts its coordinator.
-// With resume false it refuses a checkpoint file that already holds a run.
-func startHead(ctx context.Context, c conf.Config, resume bool) (*head, error) {
+func startHead(ctx context.Context, c conf.Config, mode resumeMode) (*head, error) {
 	path := c.CheckpointPath()
 	store, err := openStore(path, c.Checkpoint.Keep)
 	if err != nil {
@@ -47,10 +56,10 @@ func startHead(ctx context.Context, c conf.Config, resume bool) (*head, error) {
 		return nil, err
 	}
 	switch cp, err := store.Latest(ctx); {
-	case err == nil && !resume:
+	case err == nil && mode == freshRun:
 		return fail(fmt.Errorf("%s already holds run %q at step %d: pass --resume to continue it, or choose another run.name or checkpoint.path",
 			path, c.Run.Name, cp.Step))
-	case errors.Is(err, coordinator.ErrNoCheckpoint) && resume:
+	case errors.Is(err, coordinator.ErrNoCheckpoint) && mode == mustResume:
 		return fail(fmt.Errorf("--resume: %s holds no checkpoint to resume from", path))
 	case err != nil && !errors.Is(err, coordinator.ErrNoCheckpoint):
 		return fail(err)
@@ -147,8 +156,8 @@ func runWorker(ctx context.Context, o workerOptions) error {
 
 // localCluster runs a coordinator and n workers in this process, talking
 // gRPC over 127.0.0.1, until the run is done.
-func localCluster(ctx context.Context, c conf.Config, n int, resume bool, watch func(*coordinator.Service, <-chan struct{})) (*head, error) {
-	h, err := startHead(ctx, c, resume)
+func localCluster(ctx context.Context, c conf.Config, n int, mode resumeMode, watch func(*coordinator.Service, <-chan struct{})) (*head, error) {
+	h, err := startHead(ctx, c, mode)
 	if err != nil {
 		return nil, err
 	}

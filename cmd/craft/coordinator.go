@@ -28,7 +28,7 @@ A checkpoint file that already holds the run is resumed from its latest checkpoi
 		Args: cobra.NoArgs,
 	}
 	cf := addConfFlags(cmd)
-	cmd.Flags().BoolVar(&resume, "resume", true, "resume the run from the checkpoint file's latest checkpoint if it holds one")
+	cmd.Flags().BoolVar(&resume, "resume", true, "resume the run from the checkpoint file's latest checkpoint if it holds one (false: refuse a file that holds a run)")
 	cmd.Flags().BoolVar(&exitOnDone, "exit-on-done", false, "exit when the run is complete (default: keep serving /status until interrupted)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		c, err := cf.load()
@@ -36,7 +36,11 @@ A checkpoint file that already holds the run is resumed from its latest checkpoi
 			return err
 		}
 		ctx := cmd.Context()
-		h, err := startHead(ctx, c, resume)
+		mode := autoResume
+		if !resume {
+			mode = freshRun
+		}
+		h, err := startHead(ctx, c, mode)
 		if err != nil {
 			return err
 		}

@@ -77,7 +77,11 @@ func train(ctx context.Context, out io.Writer, c conf.Config, n int, resume bool
 	} else {
 		watch = func(svc *coordinator.Service, stop <-chan struct{}) { logProgress(log, svc, stop, c.Train.Steps) }
 	}
-	h, err := localCluster(ctx, c, n, resume, watch)
+	mode := freshRun
+	if resume {
+		mode = mustResume
+	}
+	h, err := localCluster(ctx, c, n, mode, watch)
 	if h != nil {
 		defer h.stop()
 	}
