@@ -38,12 +38,7 @@ func attentionForward(out, att, attd, qkv, mask []float32, t, c, nh, lo, hi int)
 		ad := a
 		if mask != nil {
 			ad = attd[i*tt : i*tt+tt]
-			m := mask[i*tt : i*tt+tt]
-			m = m[:len(a)]
-			ad = ad[:len(a)]
-			for j, x := range a {
-				ad[j] = x * m[j]
-			}
+			mul(ad, a, mask[i*tt:i*tt+tt])
 		}
 		for r0 := 0; r0 < t; r0 += attnBlock {
 			r1 := min(r0+attnBlock, t)
@@ -115,11 +110,7 @@ func attentionBackward(dQKV, dAtt, dOut, qkv, att, attd, mask []float32, t, c, n
 			bb = 1
 		}
 		if mask != nil {
-			m := mask[i*tt : i*tt+tt]
-			m = m[:len(a)]
-			for j := range da {
-				da[j] *= m[j]
-			}
+			mul(da, da, mask[i*tt:i*tt+tt])
 		}
 		// softmax backward, row by row: dpre = a ⊙ (da - Σ a·da)
 		for r := 0; r < t; r++ {

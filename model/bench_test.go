@@ -10,11 +10,20 @@ import (
 // BenchmarkGPTStep times one training step (ZeroGrad, Forward, Backward) of
 // nanoGPT's baby Shakespeare config: batch 12 of 64 tokens.
 func BenchmarkGPTStep(b *testing.B) {
-	for _, threads := range []int{1, 2} {
-		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
+	for _, tc := range []struct {
+		threads int
+		dropout float32
+	}{{1, 0}, {2, 0}, {1, 0.2}} {
+		threads := tc.threads
+		name := fmt.Sprintf("threads=%d", threads)
+		if tc.dropout > 0 {
+			name += fmt.Sprintf(",dropout=%g", tc.dropout)
+		}
+		b.Run(name, func(b *testing.B) {
 			SetThreads(threads)
 			defer SetThreads(1)
 			cfg := DefaultGPTConfig()
+			cfg.Dropout = tc.dropout
 			g, err := NewGPT(cfg)
 			if err != nil {
 				b.Fatal(err)

@@ -1,13 +1,14 @@
 package model
 
-import "math/rand/v2"
+import "math"
 
 // Dropout as PyTorch's: in training, each element is zeroed with
 // probability p and the others scaled by 1/(1-p). The masks are drawn per
-// batch row from a PCG seeded with (Batch.Seeds[b], site), where site
-// numbers the place in the network (dropoutSite), so a row's mask depends
-// on its seed alone: not on the batch it is in, the thread count or the
-// other rows.
+// batch row from a SplitMix64 stream seeded with (Batch.Seeds[b], site),
+// where site numbers the place in the network (dropoutSite), so a row's
+// mask depends on its seed alone: not on the batch it is in, the thread
+// count or the other rows. Each 64-bit draw decides four elements, 16 bits
+// each: p is applied with a resolution of 2⁻¹⁶.
 
 // dropoutSite numbers the places dropout applies, for seeding.
 func dropoutSite(layer, kind int) uint64 { return uint64(layer)*4 + uint64(kind) }
@@ -19,28 +20,38 @@ const (
 	siteMLPProj         // the MLP's residual projection
 )
 
-// dropoutMask fills mask with 0 (probability p) or 1/(1-p), from the PCG
-// seeded with (seed, site).
+// splitmix64 advances *x and returns the next value of Vigna's SplitMix64.
+func splitmix64(x *uint64) uint64 {
+	*x += 0x9e3779b97f4a7c15
+	z := *x
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// dropoutMask fills mask with 0 (probability p) or 1/(1-p), from the
+// stream seeded with (seed, site).
 func dropoutMask(mask []float32, p float32, seed, site uint64) {
-	var g rand.PCG
-	g.Seed(seed, site)
-	thr := uint32(float64(p) * (1 << 32))
-	keep := 1 / (1 - p)
-	for i := 0; i+1 < len(mask); i += 2 {
-		u := g.Uint64()
-		mask[i] = keep
-		if uint32(u) < thr {
-			mask[i] = 0
-		}
-		mask[i+1] = keep
-		if uint32(u>>32) < thr {
-			mask[i+1] = 0
-		}
+	st := site*0xd1b54a32d192ed03 + 0x6372616674
+	st = seed ^ splitmix64(&st)
+	thr := int64(math.Round(float64(p) * (1 << 16)))
+	keep := math.Float32bits(1 / (1 - p))
+	// bits of lane j: keep if its 16-bit draw is ≥ thr, else 0 (branch-free)
+	lane := func(u uint64) float32 {
+		d := int64(u&0xffff) - thr
+		return math.Float32frombits(keep &^ uint32(d>>63))
 	}
-	if len(mask)%2 == 1 {
-		mask[len(mask)-1] = keep
-		if uint32(g.Uint64()) < thr {
-			mask[len(mask)-1] = 0
+	i := 0
+	for ; i+4 <= len(mask); i += 4 {
+		u := splitmix64(&st)
+		m := mask[i : i+4 : i+4]
+		m[0], m[1], m[2], m[3] = lane(u), lane(u>>16), lane(u>>32), lane(u>>48)
+	}
+	if i < len(mask) {
+		u := splitmix64(&st)
+		for ; i < len(mask); i++ {
+			mask[i] = lane(u)
+			u >>= 16
 		}
 	}
 }
@@ -68,7 +79,8 @@ func (k *kern) dropoutMasks(mask []float32, seeds []uint64, p float32, b, n int,
 
 // residualForward writes out = res + x⊙mask for elements [lo, hi), the
 // residual connection after a dropout; res nil means no residual, mask nil
-// no dropout.
+// no dropout. Callers split at multiples of elemChunk (the SIMD path is
+// fused multiply-add, the scalar tail is not).
 //
 //	out, res, x, mask: (N)
 func residualForward(out, res, x, mask []float32, lo, hi int) {
@@ -77,11 +89,7 @@ func residualForward(out, res, x, mask []float32, lo, hi int) {
 	xs = xs[:len(o)]
 	switch {
 	case res == nil:
-		m := mask[lo:hi]
-		m = m[:len(o)]
-		for i, v := range xs {
-			o[i] = v * m[i]
-		}
+		mul(o, xs, mask[lo:hi])
 	case mask == nil:
 		r := res[lo:hi]
 		r = r[:len(o)]
@@ -89,13 +97,7 @@ func residualForward(out, res, x, mask []float32, lo, hi int) {
 			o[i] = r[i] + v
 		}
 	default:
-		r := res[lo:hi]
-		r = r[:len(o)]
-		m := mask[lo:hi]
-		m = m[:len(o)]
-		for i, v := range xs {
-			o[i] = r[i] + v*m[i]
-		}
+		mulAdd(o, xs, mask[lo:hi], res[lo:hi])
 	}
 }
 
@@ -114,28 +116,19 @@ func residualBackward(dX, dOut, mask []float32, lo, hi int) {
 		}
 		return
 	}
-	m := mask[lo:hi]
-	m = m[:len(d)]
-	for i, v := range d {
-		dx[i] += v * m[i]
-	}
+	mulAdd(dx, d, mask[lo:hi], dx)
 }
 
 type residualJob struct {
 	out, res, x, mask []float32
+	n                 int
 	backward          bool
 }
 
 func (j *residualJob) run(lo, hi int) {
+	lo, hi = lo*elemChunk, min(hi*elemChunk, j.n)
 	if j.backward {
-		o := j.out[lo:hi]
-		d := j.x[lo:hi]
-		d = d[:len(o)]
-		m := j.mask[lo:hi]
-		m = m[:len(o)]
-		for i, v := range d {
-			o[i] = v * m[i]
-		}
+		mul(j.out[lo:hi], j.x[lo:hi], j.mask[lo:hi])
 		return
 	}
 	residualForward(j.out, j.res, j.x, j.mask, lo, hi)
@@ -143,12 +136,12 @@ func (j *residualJob) run(lo, hi int) {
 
 // residualForward runs residualForward over n elements in parallel.
 func (k *kern) residualForward(out, res, x, mask []float32, n int) {
-	k.residualJob = residualJob{out: out, res: res, x: x, mask: mask}
-	parallel(n, 8192, &k.residualJob)
+	k.residualJob = residualJob{out: out, res: res, x: x, mask: mask, n: n}
+	parallel(elemChunks(n), 32, &k.residualJob)
 }
 
 // residualBackwardSet writes dOut⊙mask to dX over n elements in parallel.
 func (k *kern) residualBackwardSet(dX, dOut, mask []float32, n int) {
-	k.residualJob = residualJob{out: dX, x: dOut, mask: mask, backward: true}
-	parallel(n, 8192, &k.residualJob)
+	k.residualJob = residualJob{out: dX, x: dOut, mask: mask, n: n, backward: true}
+	parallel(elemChunks(n), 32, &k.residualJob)
 }

@@ -105,3 +105,36 @@ func expSum(x []float32, m float32) float32 {
 	}
 	return s
 }
+
+// mul writes out[i] = a[i]·b[i] (out may be a or b).
+func mul(out, a, b []float32) {
+	i := 0
+	if useAVX2 {
+		i = len(out) &^ 7
+		if i > 0 {
+			_, _ = a[i-1], b[i-1]
+			mulAVX2(&out[0], &a[0], &b[0], i)
+		}
+	}
+	a, b = a[:len(out)], b[:len(out)]
+	for ; i < len(out); i++ {
+		out[i] = a[i] * b[i]
+	}
+}
+
+// mulAdd writes out[i] = a[i]·b[i] + c[i] (out may be any of them). With
+// AVX2 the multiply-add is fused (one rounding); the Go tail rounds twice.
+func mulAdd(out, a, b, c []float32) {
+	i := 0
+	if useAVX2 {
+		i = len(out) &^ 7
+		if i > 0 {
+			_, _, _ = a[i-1], b[i-1], c[i-1]
+			mulAddAVX2(&out[0], &a[0], &b[0], &c[0], i)
+		}
+	}
+	a, b, c = a[:len(out)], b[:len(out)], c[:len(out)]
+	for ; i < len(out); i++ {
+		out[i] = a[i]*b[i] + c[i]
+	}
+}

@@ -182,3 +182,37 @@ func BenchmarkAttentionGemm(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkLinearGemm times the three multiplies of a Linear at the baby
+// config's shapes (N = 768 rows): forward, input gradient, weight gradient.
+func BenchmarkLinearGemm(b *testing.B) {
+	SetThreads(1)
+	const N = 768
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, s := range []struct {
+		name  string
+		c, oc int
+	}{{"c_attn", 128, 384}, {"c_proj", 128, 128}, {"c_fc", 128, 512}, {"mlp.c_proj", 512, 128}, {"lm_head", 128, 65}} {
+		in, w, out := randSlice(rng, N*s.c, 1), randSlice(rng, s.oc*s.c, 1), randSlice(rng, N*s.oc, 1)
+		din, dw := make([]float32, N*s.c), make([]float32, s.oc*s.c)
+		flop := 2 * float64(N*s.c*s.oc)
+		for _, op := range []struct {
+			name string
+			f    func()
+		}{
+			{"fwd", func() { gemm.Sgemm(false, true, N, s.oc, s.c, 1, in, s.c, w, s.c, 0, out, s.oc) }},
+			{"dIn", func() { gemm.Sgemm(false, false, N, s.c, s.oc, 1, out, s.oc, w, s.c, 0, din, s.c) }},
+			{"dW", func() { gemm.Sgemm(true, false, s.oc, s.c, N, 1, out, s.oc, in, s.c, 1, dw, s.c) }},
+		} {
+			b.Run(s.name+"/"+op.name, func(b *testing.B) {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				c0 := threadCPU()
+				for b.Loop() {
+					op.f()
+				}
+				b.ReportMetric(flop*float64(b.N)/float64((threadCPU()-c0).Nanoseconds()), "GFLOP/cpu-s")
+			})
+		}
+	}
+}

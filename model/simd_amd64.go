@@ -77,3 +77,13 @@ func softmaxBwdRowAVX2(da, a *float32, n8 int)
 //
 //go:noescape
 func matVecAVX2(out, w, x *float32, rows, c int)
+
+// mulAVX2 writes out = a·b elementwise, n a multiple of 8.
+//
+//go:noescape
+func mulAVX2(out, a, b *float32, n int)
+
+// mulAddAVX2 writes out = a·b + c elementwise, n a multiple of 8.
+//
+//go:noescape
+func mulAddAVX2(out, a, b, c *float32, n int)

@@ -599,3 +599,50 @@ mvcol:
 mvdone:
 	VZEROUPPER
 	RET
+
+// func mulAVX2(out, a, b *float32, n int)
+// out = a·b elementwise over n (a multiple of 8) elements; out may be a or b.
+TEXT ·mulAVX2(SB), NOSPLIT, $0-32
+	MOVQ out+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	SHRQ $3, CX
+	JZ   muldone
+mulloop:
+	VMOVUPS (SI), Y0
+	VMULPS  (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  mulloop
+muldone:
+	VZEROUPPER
+	RET
+
+// func mulAddAVX2(out, a, b, c *float32, n int)
+// out = a·b + c elementwise over n (a multiple of 8) elements.
+TEXT ·mulAddAVX2(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ c+24(FP), BX
+	MOVQ n+32(FP), CX
+	SHRQ $3, CX
+	JZ   madone
+maloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (BX), Y1
+	VFMADD231PS (DX), Y0, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, BX
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  maloop
+madone:
+	VZEROUPPER
+	RET

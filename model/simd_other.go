@@ -19,3 +19,6 @@ func layerNormColsAVX2(dW, dB, dOut, in, mean, rstd *float32, rows, c int) { pan
 func softmaxBwdRowAVX2(da, a *float32, n8 int) { panic("model: no AVX2") }
 
 func matVecAVX2(out, w, x *float32, rows, c int) { panic("model: no AVX2") }
+
+func mulAVX2(out, a, b *float32, n int)       { panic("model: no AVX2") }
+func mulAddAVX2(out, a, b, c *float32, n int) { panic("model: no AVX2") }
