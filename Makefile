@@ -7,7 +7,7 @@ BIN     ?= craft
 IMAGE   ?= craft:latest
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build image
+.PHONY: build image proto
 
 # A static binary (no cgo), without local paths or debug information.
 build:
@@ -21,3 +21,10 @@ image: build
 	mkdir "$$ctx/conf" "$$ctx/data" && \
 	cp $(BIN) "$$ctx/craft" && cp deploy/passwd deploy/group "$$ctx/" && cp conf/*.yaml "$$ctx/conf/" && \
 	docker build -f deploy/Dockerfile -t $(IMAGE) "$$ctx"
+
+# The Go code of internal/craftpb/craft.proto, regenerated with the plugin
+# versions pinned in internal/craftpb/gen.sh (protoc-gen-go v1.36.12,
+# protoc-gen-go-grpc v1.6.2) and Debian's protoc (apt-get install -y
+# protobuf-compiler). internal/craftpb's TestGeneratedInSync checks the result.
+proto:
+	sh internal/craftpb/gen.sh
