@@ -16,14 +16,36 @@
 //
 // Each layer is one file holding a forward and a backward function in llm.c
 // style: output arguments first, shapes beside the slices, the forward
-// caches what the backward needs, and the backward ADDS into the gradients
-// (parameter gradients and activation gradients alike), so callers clear
-// them first (Arena.ZeroGrad for the parameters). Every matrix multiply goes
+// caches what the backward needs, and the backward ADDS into the parameter
+// gradients (callers clear them with Arena.ZeroGrad, or accumulate over
+// micro-batches). Activation gradients are added to as well, except where a
+// "Set" variant lets the first writer of a buffer overwrite it, which saves
+// clearing it. Every matrix multiply goes
 // through gemm.Sgemm. Row loops run on a small persistent pool whose work
 // partition never changes a result: every output element is computed by the
 // same sequence of float32 operations whatever the thread count, and
 // reductions over rows (bias and LayerNorm gradients, embedding scatter) are
 // split by columns, never by rows.
+//
+// # Speed
+//
+// The elementwise and row kernels (GELU, LayerNorm, the causal softmax and
+// its backward, exp, dropout masks, the KV-cache matrix-vector product) have
+// AVX2+FMA assembly versions (simd_amd64.s, chosen at start-up by CPUID)
+// beside the plain Go versions they are tested against; other CPUs run the
+// Go versions. Activations are allocated once at construction, so a
+// steady-state Forward+Backward allocates nothing. Without dropout the
+// residual projections add straight into the residual stream inside gemm.
+//
+// # Determinism
+//
+// The same Seed gives bitwise the same parameters; the same parameters,
+// batches (with their Seeds) and thread count give bitwise the same losses
+// and gradients. Across thread counts results are bitwise equal too: the
+// pool splits elementwise loops at multiples of the SIMD width, reductions
+// over rows run per column, attention per (batch, head), and gemm splits its
+// outputs, never a sum (TestGPTThreadsBitwise checks 1 against 2 threads on
+// shapes where gemm splits its multiplies).
 //
 // # Usage
 //
@@ -41,5 +63,6 @@
 // Generate share the activation buffers allocated at construction for
 // MaxBatch×BlockSize positions. Shape mismatches (a batch larger than
 // MaxBatch, a token out of range) are caller bugs and panic with a "model:"
-// prefix. SetThreads is process-wide.
+// prefix. SetThreads is process-wide; the pool starts with 1 thread (gemm
+// with GOMAXPROCS) until it is called.
 package model
