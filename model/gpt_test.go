@@ -356,3 +356,41 @@ func TestGPTThreadsBitwise(t *testing.T) {
 		t.Errorf("%d of %d gradients differ between 1 and 2 threads; want bitwise equal", diff, len(g1))
 	}
 }
+
+// TestGPTConcurrentModels: models in different goroutines share the pool
+// (as the workers of a local cluster do) and still get their own results.
+func TestGPTConcurrentModels(t *testing.T) {
+	SetThreads(2)
+	defer SetThreads(1)
+	cfg := tinyGPT(true, 0.1)
+	step := func(g *GPT, seed uint64) ([]float32, float64) {
+		b := randomBatch(rand.New(rand.NewPCG(seed, seed)), 3, 6, 7, true)
+		g.Arena().ZeroGrad()
+		l, _ := g.Forward(b, true)
+		g.Backward(1)
+		return slices.Clone(g.Arena().Grads), l
+	}
+	want := make([][]float32, 4)
+	for i := range want {
+		g, _ := NewGPT(cfg)
+		want[i], _ = step(g, uint64(i))
+	}
+	done := make(chan error, len(want))
+	for i := range want {
+		go func() {
+			g, _ := NewGPT(cfg)
+			for range 5 {
+				if got, _ := step(g, uint64(i)); !slices.Equal(got, want[i]) {
+					done <- fmt.Errorf("model %d: gradients differ from its run alone", i)
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range want {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
