@@ -134,6 +134,11 @@ func (p *Planner) Step(ev Event) (*Plan, error) {
 			p.stoppedAt = e.Step
 		}
 		p.reported = max(p.reported, e.Step)
+		if p.stoppedAt > 0 {
+			// The run ends at stoppedAt, which the ranks already may reach
+			// (no rank reports past its lease): no more steps to hand out.
+			return nil, nil
+		}
 		if p.cur.Until < p.cfg.TotalSteps && p.reported+p.cfg.LeaseSteps/2 >= p.cur.Until {
 			next := *p.cur
 			next.Until = min(p.cfg.TotalSteps, p.reported+p.cfg.LeaseSteps)
