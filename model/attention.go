@@ -40,6 +40,13 @@ func attentionForward(out, att, attd, qkv, mask []float32, t, c, nh, lo, hi int)
 			ad = attd[i*tt : i*tt+tt]
 			mul(ad, a, mask[i*tt:i*tt+tt])
 		}
+		if combOK(hs, t) {
+			// y rows i0..i0+3 = Σ_{j ≤ i0+3} ad[i0.., j]·v[j]
+			for i0 := 0; i0 < t; i0 += 4 {
+				comb4(out[(b*t+i0)*c+h*hs:], c, ad[i0*t:], t, 1, v, c3, i0+4, hs, false)
+			}
+			continue
+		}
 		for r0 := 0; r0 < t; r0 += attnBlock {
 			r1 := min(r0+attnBlock, t)
 			gemm.Sgemm(false, false, r1-r0, hs, r1, 1, ad[r0*t:], t, v, c3, 0, out[(b*t+r0)*c+h*hs:], c)
@@ -100,47 +107,70 @@ func attentionBackward(dQKV, dAtt, dOut, qkv, att, attd, mask []float32, t, c, n
 		}
 		da := dAtt[i*tt : i*tt+tt]
 		da = da[:len(a)]
-		// y = ad·v: dad = dy·vᵀ, dv += adᵀ·dy, by row blocks from the
-		// last, whose keys span all of dv's rows (so it alone takes beta).
-		bb := beta
-		for r0 := (t - 1) / attnBlock * attnBlock; r0 >= 0; r0 -= attnBlock {
+		// y = ad·v: dad = dy·vᵀ (gemm by row blocks, each stopping at its
+		// last row's key), dv += adᵀ·dy
+		for r0 := 0; r0 < t; r0 += attnBlock {
 			r1 := min(r0+attnBlock, t)
 			gemm.Sgemm(false, true, r1-r0, r1, hs, 1, dy[r0*c:], c, v, c3, 0, da[r0*t:], t)
-			gemm.Sgemm(true, false, r1, hs, r1-r0, 1, ad[r0*t:], t, dy[r0*c:], c, bb, dv, c3)
-			bb = 1
+		}
+		comb := combOK(hs, t)
+		acc := beta != 0
+		if comb {
+			// dv rows j0..j0+3 = Σ_{r ≥ j0} ad[r, j0..j0+3]·dy[r]
+			for j0 := 0; j0 < t; j0 += 4 {
+				comb4(dv[j0*c3:], c3, ad[j0*t+j0:], 1, t, dy[j0*c:], c, t-j0, hs, acc)
+			}
+		} else {
+			// by row blocks from the last, whose keys span all of dv's rows
+			// (so it alone takes beta)
+			bb := beta
+			for r0 := (t - 1) / attnBlock * attnBlock; r0 >= 0; r0 -= attnBlock {
+				r1 := min(r0+attnBlock, t)
+				gemm.Sgemm(true, false, r1, hs, r1-r0, 1, ad[r0*t:], t, dy[r0*c:], c, bb, dv, c3)
+				bb = 1
+			}
 		}
 		if mask != nil {
 			mul(da, da, mask[i*tt:i*tt+tt])
 		}
-		// softmax backward, row by row: dpre = a ⊙ (da - Σ a·da)
+		// softmax backward, row by row, times the scale of q·kᵀ:
+		// dpre = scale · a ⊙ (da - Σ a·da)
 		for r := 0; r < t; r++ {
-			softmaxBackwardRow(da[r*t:r*t+t], a[r*t:r*t+t], r+1)
+			softmaxBackwardRow(da[r*t:r*t+t], a[r*t:r*t+t], r+1, scale)
 		}
-		// pre = scale·q·kᵀ: dq += scale·dpre·k, dk += scale·dpreᵀ·q
-		bb = beta
+		// pre = q·kᵀ (scale folded in above): dq += dpre·k, dk += dpreᵀ·q
+		if comb {
+			for i0 := 0; i0 < t; i0 += 4 {
+				comb4(dq[i0*c3:], c3, da[i0*t:], t, 1, k, c3, i0+4, hs, acc)
+				comb4(dk[i0*c3:], c3, da[i0*t+i0:], 1, t, q[i0*c3:], c3, t-i0, hs, acc)
+			}
+			continue
+		}
+		bb := beta
 		for r0 := (t - 1) / attnBlock * attnBlock; r0 >= 0; r0 -= attnBlock {
 			r1 := min(r0+attnBlock, t)
-			gemm.Sgemm(false, false, r1-r0, hs, r1, scale, da[r0*t:], t, k, c3, beta, dq[r0*c3:], c3)
-			gemm.Sgemm(true, false, r1, hs, r1-r0, scale, da[r0*t:], t, q[r0*c3:], c3, bb, dk, c3)
+			gemm.Sgemm(false, false, r1-r0, hs, r1, 1, da[r0*t:], t, k, c3, beta, dq[r0*c3:], c3)
+			gemm.Sgemm(true, false, r1, hs, r1-r0, 1, da[r0*t:], t, q[r0*c3:], c3, bb, dk, c3)
 			bb = 1
 		}
 	}
 }
 
 // softmaxBackwardRow turns da (the gradient of a softmax row a whose
-// first n entries are live and the rest zero) into the gradient of the
-// row's input, a ⊙ (da - Σ a·da), and zeroes it past n.
-func softmaxBackwardRow(da, a []float32, n int) {
+// first n entries are live and the rest zero) into scale times the
+// gradient of the row's input, scale·a ⊙ (da - Σ a·da), and zeroes it past
+// n.
+func softmaxBackwardRow(da, a []float32, n int, scale float32) {
 	if n8 := (n + 7) &^ 7; useAVX2 && n8 <= len(a) && n8 <= len(da) {
-		softmaxBwdRowAVX2(&da[0], &a[0], n8)
+		softmaxBwdRowAVX2(&da[0], &a[0], n8, scale)
 		clear(da[n8:])
 		return
 	}
-	softmaxBackwardRowGo(da, a, n)
+	softmaxBackwardRowGo(da, a, n, scale)
 }
 
 // softmaxBackwardRowGo is softmaxBackwardRow in plain Go.
-func softmaxBackwardRowGo(da, a []float32, n int) {
+func softmaxBackwardRowGo(da, a []float32, n int, scale float32) {
 	ar := a[:n]
 	dl := da[:len(ar)]
 	var dot float32
@@ -148,7 +178,7 @@ func softmaxBackwardRowGo(da, a []float32, n int) {
 		dot += x * dl[j]
 	}
 	for j, x := range ar {
-		dl[j] = x * (dl[j] - dot)
+		dl[j] = (dl[j] - dot) * x * scale
 	}
 	clear(da[n:])
 }

@@ -25,6 +25,18 @@ func xgetbv() (eax, edx uint32)
 // useAVX2 reports whether the CPU and OS support AVX2 and FMA.
 var useAVX2 = detectAVX2()
 
+// useAVX512 reports whether they support AVX-512F too (and AVX2).
+var useAVX512 = useAVX2 && detectAVX512()
+
+func detectAVX512() bool {
+	_, ebx7, _, _ := cpuid(7, 0)
+	if ebx7&(1<<16) == 0 { // AVX512F
+		return false
+	}
+	xcr0, _ := xgetbv()
+	return xcr0&0xe6 == 0xe6 // XMM, YMM, opmask, ZMM_Hi256, Hi16_ZMM state
+}
+
 func detectAVX2() bool {
 	maxID, _, _, _ := cpuid(0, 0)
 	if maxID < 7 {
@@ -66,11 +78,11 @@ func layerNormBwdAVX2(dIn, dOut, in, mean, rstd, w *float32, rows, c, acc int)
 //go:noescape
 func layerNormColsAVX2(dW, dB, dOut, in, mean, rstd *float32, rows, c int)
 
-// softmaxBwdRowAVX2 sets da[:n8] = a·(da - Σ a·da), a multiple of 8
-// elements; a must be zero past the row's causal length.
+// softmaxBwdRowAVX2 sets da[:n8] = scale·a·(da - Σ a·da), a multiple of
+// 8 elements; a must be zero past the row's causal length.
 //
 //go:noescape
-func softmaxBwdRowAVX2(da, a *float32, n8 int)
+func softmaxBwdRowAVX2(da, a *float32, n8 int, scale float32)
 
 // matVecAVX2 writes out[r] = w[r,:]·x for rows rows of width c, a multiple
 // of 16.
@@ -87,3 +99,9 @@ func mulAVX2(out, a, b *float32, n int)
 //
 //go:noescape
 func mulAddAVX2(out, a, b, c *float32, n int)
+
+// comb4x32AVX512 computes, for r < 4, out[r·ldo : r·ldo+32] (+= with acc
+// 1) = Σ_{j<jn} coef[r·csi + j·csj] · m[j·ldm : j·ldm+32].
+//
+//go:noescape
+func comb4x32AVX512(out *float32, ldo int, coef *float32, csi, csj int, m *float32, ldm, jn, acc int)

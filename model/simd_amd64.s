@@ -533,13 +533,14 @@ lcdone:
 	VZEROUPPER
 	RET
 
-// func softmaxBwdRowAVX2(da, a *float32, n8 int)
-// da[:n8] = a·(da - Σ a·da) over n8 (a multiple of 8) elements; a is zero
-// past the row's causal length, so those lanes come out zero.
-TEXT ·softmaxBwdRowAVX2(SB), NOSPLIT, $0-24
+// func softmaxBwdRowAVX2(da, a *float32, n8 int, scale float32)
+// da[:n8] = scale·a·(da - Σ a·da) over n8 (a multiple of 8) elements; a is
+// zero past the row's causal length, so those lanes come out zero.
+TEXT ·softmaxBwdRowAVX2(SB), NOSPLIT, $0-28
 	MOVQ da+0(FP), DI
 	MOVQ a+8(FP), SI
 	MOVQ n8+16(FP), CX
+	VBROADCASTSS scale+24(FP), Y2
 	SHRQ $3, CX
 	JZ   sbdone
 	MOVQ CX, DX
@@ -558,6 +559,7 @@ sbout:
 	VMOVUPS (DI)(AX*1), Y1
 	VSUBPS Y0, Y1, Y1
 	VMULPS (SI)(AX*1), Y1, Y1
+	VMULPS Y2, Y1, Y1
 	VMOVUPS Y1, (DI)(AX*1)
 	ADDQ $32, AX
 	DECQ DX
@@ -644,5 +646,83 @@ maloop:
 	DECQ CX
 	JNZ  maloop
 madone:
+	VZEROUPPER
+	RET
+
+// func comb4x32AVX512(out *float32, ldo int, coef *float32, csi, csj int, m *float32, ldm, jn, acc int)
+// For r < 4: out[r·ldo : r·ldo+32] (+)= Σ_{j<jn} coef[r·csi + j·csj] · m[j·ldm : j·ldm+32].
+// Strides in floats. The row × matrix products of attention (P·V, dS·K,
+// Pᵀ·dY, dSᵀ·Q) without gemm's packing.
+TEXT ·comb4x32AVX512(SB), NOSPLIT, $0-72
+	MOVQ out+0(FP), DI
+	MOVQ ldo+8(FP), R8
+	SHLQ $2, R8
+	MOVQ coef+16(FP), SI
+	MOVQ csi+24(FP), R9
+	SHLQ $2, R9
+	MOVQ csj+32(FP), R10
+	SHLQ $2, R10
+	MOVQ m+40(FP), DX
+	MOVQ ldm+48(FP), R11
+	SHLQ $2, R11
+	MOVQ jn+56(FP), CX
+	MOVQ acc+64(FP), AX
+	LEAQ (R9)(R9*2), R15           // 3·csi
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	TESTQ CX, CX
+	JZ   cbstore
+cbloop:
+	VMOVUPS (DX), Z8
+	VMOVUPS 64(DX), Z9
+	VBROADCASTSS (SI), Z10
+	VBROADCASTSS (SI)(R9*1), Z11
+	VBROADCASTSS (SI)(R9*2), Z12
+	VBROADCASTSS (SI)(R15*1), Z13
+	VFMADD231PS Z10, Z8, Z0
+	VFMADD231PS Z10, Z9, Z1
+	VFMADD231PS Z11, Z8, Z2
+	VFMADD231PS Z11, Z9, Z3
+	VFMADD231PS Z12, Z8, Z4
+	VFMADD231PS Z12, Z9, Z5
+	VFMADD231PS Z13, Z8, Z6
+	VFMADD231PS Z13, Z9, Z7
+	ADDQ R10, SI
+	ADDQ R11, DX
+	DECQ CX
+	JNZ  cbloop
+cbstore:
+	TESTQ AX, AX
+	JZ   cbset
+	VADDPS (DI), Z0, Z0
+	VADDPS 64(DI), Z1, Z1
+	ADDQ R8, DI
+	VADDPS (DI), Z2, Z2
+	VADDPS 64(DI), Z3, Z3
+	ADDQ R8, DI
+	VADDPS (DI), Z4, Z4
+	VADDPS 64(DI), Z5, Z5
+	ADDQ R8, DI
+	VADDPS (DI), Z6, Z6
+	VADDPS 64(DI), Z7, Z7
+	MOVQ out+0(FP), DI
+cbset:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z2, (DI)
+	VMOVUPS Z3, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z4, (DI)
+	VMOVUPS Z5, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z6, (DI)
+	VMOVUPS Z7, 64(DI)
 	VZEROUPPER
 	RET
