@@ -44,7 +44,7 @@ const (
 )
 
 // startHead opens the run's checkpoint store and starts its coordinator.
-func startHead(ctx context.Context, c conf.Config, mode resumeMode) (*head, error) {
+func startHead(ctx context.Context, c conf.Config, mode resumeMode, onReport func(string, coordinator.Report)) (*head, error) {
 	path := c.CheckpointPath()
 	store, err := openStore(path, c.Checkpoint.Keep)
 	if err != nil {
@@ -64,7 +64,7 @@ func startHead(ctx context.Context, c conf.Config, mode resumeMode) (*head, erro
 	case err != nil && !errors.Is(err, coordinator.ErrNoCheckpoint):
 		return fail(err)
 	}
-	h.svc, err = coordinator.NewService(ctx, coordinator.ServiceConfig{Conf: c, Store: store, Logger: h.log})
+	h.svc, err = coordinator.NewService(ctx, coordinator.ServiceConfig{Conf: c, Store: store, Logger: h.log, OnReport: onReport})
 	if err != nil {
 		return fail(err)
 	}
@@ -154,10 +154,19 @@ func runWorker(ctx context.Context, o workerOptions) error {
 	return node.Run(ctx)
 }
 
-// localCluster runs a coordinator and n workers in this process, talking
-// gRPC over 127.0.0.1, until the run is done.
-func localCluster(ctx context.Context, c conf.Config, n int, mode resumeMode, watch func(*coordinator.Service, <-chan struct{})) (*head, error) {
-	h, err := startHead(ctx, c, mode)
+// clusterOptions shape a local cluster.
+type clusterOptions struct {
+	workers  int
+	mode     resumeMode
+	watch    func(svc *coordinator.Service, stop <-chan struct{}) // shows progress until stop closes
+	onReport func(worker string, r coordinator.Report)            // sees every report (tests)
+}
+
+// localCluster runs a coordinator and o.workers workers in this process,
+// talking gRPC over 127.0.0.1, until the run is done.
+func localCluster(ctx context.Context, c conf.Config, o clusterOptions) (*head, error) {
+	n := o.workers
+	h, err := startHead(ctx, c, o.mode, o.onReport)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +194,12 @@ func localCluster(ctx context.Context, c conf.Config, n int, mode resumeMode, wa
 	}
 	stopWatch := make(chan struct{})
 	watchDone := make(chan struct{})
-	go func() { watch(h.svc, stopWatch); close(watchDone) }()
+	go func() {
+		if o.watch != nil {
+			o.watch(h.svc, stopWatch)
+		}
+		close(watchDone)
+	}()
 	var runErr error
 	select {
 	case <-h.svc.Done():

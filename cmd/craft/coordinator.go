@@ -40,7 +40,7 @@ A checkpoint file that already holds the run is resumed from its latest checkpoi
 		if !resume {
 			mode = freshRun
 		}
-		h, err := startHead(ctx, c, mode)
+		h, err := startHead(ctx, c, mode, nil)
 		if err != nil {
 			return err
 		}

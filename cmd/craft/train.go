@@ -81,7 +81,7 @@ func train(ctx context.Context, out io.Writer, c conf.Config, n int, resume bool
 	if resume {
 		mode = mustResume
 	}
-	h, err := localCluster(ctx, c, n, mode, watch)
+	h, err := localCluster(ctx, c, clusterOptions{workers: n, mode: mode, watch: watch})
 	if h != nil {
 		defer h.stop()
 	}
