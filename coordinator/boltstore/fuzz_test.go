@@ -15,7 +15,17 @@ import (
 
 // FuzzOpen writes arbitrary bytes to a file and opens it as a checkpoint
 // store: Open and every read must return errors, never panic. The seeds
-// include valid files, so the fuzzer mutates real bolt pages.
+// include valid files, so the fuzzer mutates real bolt pages;
+// testdata/fuzz/FuzzOpen keeps inputs that crashed bbolt's own Open (a fault
+// reading a freelist page past the end of the file) before checkFile.
+//
+// The inputs are tens of KiB, and Go minimizes every input that finds new
+// coverage for up to -fuzzminimizetime (60 s by default) without reporting
+// progress, so fuzz with a short minimization:
+//
+//	go test -run '^$' -fuzz FuzzOpen -fuzztime 90s -fuzzminimizetime 1s ./coordinator/boltstore
+//
+// (90 s here: about 42,000 inputs, 61 new coverage, no failure.)
 func FuzzOpen(f *testing.F) {
 	dir := f.TempDir()
 	for i, steps := range [][]uint64{nil, {1}, {1, 2, 3}} {
