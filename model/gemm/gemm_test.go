@@ -12,7 +12,7 @@ import (
 
 // The worker pool lives for the whole process, by design.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/craftml/craft/model/gemm.(*worker).loop"))
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/craftml/craft/model/gemm.(*worker).loop"))
 }
 
 // useKernel makes Sgemm use kn until the test ends.

@@ -1,8 +1,10 @@
 package gemm
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // freeList keeps values for reuse without ever dropping them (unlike
@@ -46,8 +48,21 @@ type job struct {
 	size  int  // rows or columns per part
 	parts int
 	next  atomic.Int64 // the next part to claim
-	wg    sync.WaitGroup
+	// helpers counts the helpers still at work: the caller spins on it
+	// before blocking on wg, which helpers mark after it.
+	helpers atomic.Int64
+	wg      sync.WaitGroup
 }
+
+// Spinning. In these VMs a parked goroutine whose core went idle takes 50
+// to 500 µs to wake (the idle vCPU halts): longer than many calls. So a
+// worker polls for its next job for workerSpin after each one, and a
+// caller polls for its helpers for up to callerSpin before blocking. Both
+// yield (runtime.Gosched) while polling, so other goroutines still run.
+var (
+	workerSpin = 200 * time.Microsecond
+	callerSpin = 2 * time.Millisecond
+)
 
 var jobs freeList[job]
 
@@ -65,13 +80,53 @@ var pool struct {
 }
 
 func (w *worker) loop() {
-	for j := range w.jobs {
+	for {
+		j := w.next()
 		j.work(&w.x)
 		pool.mu.Lock()
 		pool.idle = append(pool.idle, w)
 		pool.mu.Unlock()
+		j.helpers.Add(-1)
 		j.wg.Done() // j may be reused from here on
 	}
+}
+
+// next returns the worker's next job, polling for workerSpin before
+// blocking.
+func (w *worker) next() *job {
+	var start time.Time
+	for i := 0; ; i++ {
+		select {
+		case j := <-w.jobs:
+			return j
+		default:
+		}
+		if i%64 == 0 {
+			if start.IsZero() {
+				start = time.Now()
+			} else if time.Since(start) > workerSpin {
+				return <-w.jobs
+			}
+		}
+		runtime.Gosched()
+	}
+}
+
+// wait returns when every helper of j is done, polling for callerSpin
+// before blocking.
+func (j *job) wait() {
+	var start time.Time
+	for i := 0; j.helpers.Load() > 0; i++ {
+		if i%64 == 0 {
+			if start.IsZero() {
+				start = time.Now()
+			} else if time.Since(start) > callerSpin {
+				break
+			}
+		}
+		runtime.Gosched()
+	}
+	j.wg.Wait()
 }
 
 // work claims parts of j until none is left.
@@ -122,6 +177,7 @@ func parallel(kn *kernel, p *problem, t int) {
 			go w.loop()
 		}
 		j.wg.Add(1)
+		j.helpers.Add(1)
 		w.jobs <- j // never blocks: an idle worker's channel is empty
 	}
 	pool.mu.Unlock()
@@ -129,7 +185,7 @@ func parallel(kn *kernel, p *problem, t int) {
 	x := getCtx()
 	j.work(x)
 	putCtx(x)
-	j.wg.Wait()
+	j.wait()
 	j.kn, j.p = nil, problem{}
 	jobs.put(j)
 }
