@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The long training runs of issue 4, with the figures they must reach:
+#   addition (built-in default)      exact-match >= 99.9 % on the held-out problems
+#   Tiny Shakespeare (baby config)   val loss (200 batches) <= 1.92 after 2000 steps, beside PyTorch's
+#   digits MLP                       test accuracy >= 97 %
+# Usage: bench/quality.sh [addition|shakespeare|digits]...   (default: all three)
+# Needs ../shared/datasets; PyTorch (apt-get install -y python3-torch) for the Shakespeare comparison.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+go build -o "$out/craft" ./cmd/craft
+craft() { "$out/craft" "$@"; }
+which=("$@")
+[ ${#which[@]} -gt 0 ] || which=(addition shakespeare digits)
+fail=0
+check() { # name value op limit
+	if awk -v v="$2" -v l="$4" "BEGIN{exit !(v $3 l)}"; then echo "PASS $1: $2 $3 $4"; else echo "FAIL $1: $2 not $3 $4"; fail=1; fi
+}
+
+for w in "${which[@]}"; do
+case $w in
+addition)
+	echo "== addition: craft train (the embedded default)"
+	s=$(date +%s)
+	craft train --log-level warn --set run.out_dir="$out/runs" | tee "$out/add.txt"
+	acc=$(grep -o 'val accuracy [0-9.]*' "$out/add.txt" | awk '{print $3}')
+	echo "wall time: $(( $(date +%s) - s )) s"
+	check "addition exact-match %" "$acc" ">=" 99.9
+	;;
+shakespeare)
+	echo "== Tiny Shakespeare, conf/shakespeare-baby.yaml, 2000 steps"
+	s=$(date +%s)
+	craft train --log-level warn --conf conf/shakespeare-baby.yaml --set run.out_dir="$out/runs" \
+		--set train.eval_batches=200 | tee "$out/sh.txt"
+	craft_secs=$(( $(date +%s) - s ))
+	loss=$(grep -o 'val loss [0-9.]*' "$out/sh.txt" | awk '{print $3}')
+	craft generate --checkpoint "$out/runs/shakespeare-baby/craft.db" --prompt "ROMEO:" --tokens 300 --seed 7
+	check "shakespeare val loss" "$loss" "<=" 1.92
+	if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+		craft conf show --conf conf/shakespeare-baby.yaml | grep -v '^# hash' > "$out/sh.yaml"
+		torch=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 \
+			/usr/bin/python3 bench/torch_train.py --conf "$out/sh.yaml" --threads 2 --eval-batches 200)
+		echo "craft:   val loss $loss in ${craft_secs} s (2 local workers)"
+		echo "pytorch: $torch"
+	else
+		echo "PyTorch missing (apt-get install -y python3-torch): no comparison"
+	fi
+	;;
+digits)
+	echo "== digits MLP, conf/digits-mlp.yaml"
+	craft train --log-level warn --conf conf/digits-mlp.yaml --set run.out_dir="$out/runs" | tee "$out/dg.txt"
+	acc=$(grep -o 'val accuracy [0-9.]*' "$out/dg.txt" | awk '{print $3}')
+	check "digits test accuracy %" "$acc" ">=" 97
+	;;
+*) echo "unknown run $w (want addition, shakespeare or digits)"; exit 2 ;;
+esac
+done
+exit $fail
