@@ -96,9 +96,13 @@ func (a *Arena) ReadSafetensors(r io.Reader) error {
 	if size > maxSafetensorsHeader {
 		return fmt.Errorf("%w: header of %d bytes", ErrSafetensors, size)
 	}
-	hdr := make([]byte, size)
-	if _, err := io.ReadFull(r, hdr); err != nil {
+	// Read what is there rather than trusting size with an allocation.
+	hdr, err := io.ReadAll(io.LimitReader(r, int64(size)))
+	if err != nil {
 		return fmt.Errorf("read safetensors header: %w", err)
+	}
+	if uint64(len(hdr)) != size {
+		return fmt.Errorf("read safetensors header: %w", io.ErrUnexpectedEOF)
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(hdr, &raw); err != nil {
