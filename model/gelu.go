@@ -16,6 +16,14 @@ const (
 //
 //	out, dg, in: (N)
 func geluForward(out, dg, in []float32, lo, hi int) {
+	if useAVX512 {
+		n16 := (hi - lo) &^ 15
+		if n16 > 0 {
+			_, _, _ = out[lo+n16-1], dg[lo+n16-1], in[lo+n16-1]
+			geluForwardAVX512(&out[lo], &dg[lo], &in[lo], n16)
+		}
+		lo += n16
+	}
 	if useAVX2 {
 		n8 := (hi - lo) &^ 7
 		if n8 > 0 {

@@ -105,3 +105,8 @@ func mulAddAVX2(out, a, b, c *float32, n int)
 //
 //go:noescape
 func comb4x32AVX512(out *float32, ldo int, coef *float32, csi, csj int, m *float32, ldm, jn, acc int)
+
+// geluForwardAVX512 is geluForwardAVX2 with 16 lanes, n a multiple of 16.
+//
+//go:noescape
+func geluForwardAVX512(out, dg, in *float32, n int)

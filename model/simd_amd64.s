@@ -726,3 +726,79 @@ cbset:
 	VMOVUPS Z7, 64(DI)
 	VZEROUPPER
 	RET
+
+// func geluForwardAVX512(out, dg, in *float32, n int)
+// geluForwardAVX2 with 16 lanes; n is a multiple of 16.
+TEXT ·geluForwardAVX512(SB), NOSPLIT, $0-32
+	MOVQ out+0(FP), DI
+	MOVQ dg+8(FP), SI
+	MOVQ in+16(FP), DX
+	MOVQ n+24(FP), CX
+	SHRQ $4, CX
+	JZ   gzdone
+	VBROADCASTSS ta1<>(SB), Z16
+	VBROADCASTSS ta3<>(SB), Z17
+	VBROADCASTSS ta5<>(SB), Z18
+	VBROADCASTSS ta7<>(SB), Z19
+	VBROADCASTSS ta9<>(SB), Z20
+	VBROADCASTSS ta11<>(SB), Z21
+	VBROADCASTSS ta13<>(SB), Z22
+	VBROADCASTSS tb0<>(SB), Z23
+	VBROADCASTSS tb2<>(SB), Z24
+	VBROADCASTSS tb4<>(SB), Z25
+	VBROADCASTSS tb6<>(SB), Z26
+	VBROADCASTSS tlim<>(SB), Z27
+	VBROADCASTSS tnlim<>(SB), Z28
+	VBROADCASTSS gk<>(SB), Z29
+	VBROADCASTSS gka<>(SB), Z30
+	VBROADCASTSS absmask<>(SB), Z31
+	VBROADCASTSS one<>(SB), Z12
+	VBROADCASTSS half<>(SB), Z13
+	VBROADCASTSS ghk<>(SB), Z14
+	VBROADCASTSS g3a<>(SB), Z15
+gzloop:
+	VMOVUPS (DX), Z0              // x
+	VMULPS  Z0, Z0, Z1            // x²
+	VMULPS  Z0, Z1, Z7            // x³
+	VMULPS  Z29, Z0, Z2           // K·x
+	VFMADD231PS Z30, Z7, Z2       // u
+	VANDPS  Z31, Z2, Z11          // |u|
+	VCMPPS  $1, Z27, Z11, K1      // |u| < lim
+	VMINPS  Z27, Z2, Z2
+	VMAXPS  Z28, Z2, Z2
+	VMULPS  Z2, Z2, Z3            // u²
+	VMOVAPS Z22, Z5
+	VFMADD213PS Z21, Z3, Z5
+	VFMADD213PS Z20, Z3, Z5
+	VFMADD213PS Z19, Z3, Z5
+	VFMADD213PS Z18, Z3, Z5
+	VFMADD213PS Z17, Z3, Z5
+	VFMADD213PS Z16, Z3, Z5
+	VMULPS  Z2, Z5, Z5
+	VMOVAPS Z26, Z4
+	VFMADD213PS Z25, Z3, Z4
+	VFMADD213PS Z24, Z3, Z4
+	VFMADD213PS Z23, Z3, Z4
+	VDIVPS  Z4, Z5, Z5            // t
+	VMOVAPS Z12, Z6
+	VFMADD231PS Z15, Z1, Z6       // s = 1 + 3A·x²
+	VMOVAPS Z12, Z8
+	VFNMADD231PS Z5, Z5, Z8       // 1 - t²
+	VMOVAPS.Z Z8, K1, Z8          // 0 where saturated
+	VMULPS  Z14, Z0, Z9           // 0.5K·x
+	VMULPS  Z8, Z9, Z9
+	VMULPS  Z6, Z9, Z9
+	VFMADD231PS Z13, Z5, Z9       // + 0.5·t
+	VADDPS  Z13, Z9, Z9           // + 0.5
+	VMOVUPS Z9, (SI)
+	VMULPS  Z13, Z0, Z10          // h = x/2
+	VFMADD213PS Z10, Z10, Z5      // h·t + h
+	VMOVUPS Z5, (DI)
+	ADDQ $64, DX
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  gzloop
+gzdone:
+	VZEROUPPER
+	RET

@@ -29,3 +29,5 @@ func mulAddAVX2(out, a, b, c *float32, n int) { panic("model: no AVX2") }
 func comb4x32AVX512(out *float32, ldo int, coef *float32, csi, csj int, m *float32, ldm, jn, acc int) {
 	panic("model: no AVX-512")
 }
+
+func geluForwardAVX512(out, dg, in *float32, n int) { panic("model: no AVX-512") }
