@@ -1,0 +1,179 @@
+package e2e
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// cluster is a craft coordinator a test started on free 127.0.0.1 ports,
+// with the workers it started.
+type cluster struct {
+	t     testing.TB
+	dir   string
+	coord *proc
+	join  string // gRPC address workers join
+	base  string // http://host:port of /status
+	db    string // checkpoint file
+}
+
+// startCluster starts `craft coordinator --conf conf/cluster.yaml` in dir
+// with the tiny model of tiny(steps, every) and the extra key=value pairs.
+func startCluster(t testing.TB, dir string, steps, every int, extra ...string) *cluster {
+	t.Helper()
+	confPath, err := filepath.Abs("../conf/cluster.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{t: t, dir: dir, db: filepath.Join(dir, "craft.db")}
+	grpcPort, gossipPort, httpPort := freePort(t), freePort(t), freePort(t)
+	c.join = fmt.Sprintf("127.0.0.1:%d", grpcPort)
+	c.base = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+	kv := append([]string{
+		"cluster.coordinator_addr=" + c.join,
+		fmt.Sprintf("cluster.gossip_addr=127.0.0.1:%d", gossipPort),
+		fmt.Sprintf("cluster.http_addr=127.0.0.1:%d", httpPort),
+		"checkpoint.path=" + c.db,
+		"train.warmup_steps=10",
+	}, extra...)
+	c.coord = start(t, "coordinator", dir, args([]string{"coordinator", "--conf", confPath}, tiny(steps, every, kv...))...)
+	c.coord.waitLine(30*time.Second, "its status address", regexp.MustCompile(`status at http://`).MatchString)
+	return c
+}
+
+// worker starts `craft worker --join` the coordinator, with one thread and
+// the name id.
+func (c *cluster) worker(id string) *proc {
+	c.t.Helper()
+	return start(c.t, id, c.dir, "worker", "--join", c.join, "--id", id, "--threads", "1")
+}
+
+// alive returns an error once the coordinator has exited: a stop function
+// for waitStatus.
+func (c *cluster) alive() error {
+	if c.coord.exited() {
+		return fmt.Errorf("the coordinator exited: %v", c.coord.err)
+	}
+	return nil
+}
+
+// waitStatus waits for a /status that cond accepts.
+func (c *cluster) waitStatus(timeout time.Duration, what string, cond func(status) bool) status {
+	c.t.Helper()
+	return waitStatus(c.t, c.base, timeout, what, c.alive, cond)
+}
+
+// stop ends the coordinator with SIGTERM and checks that it exits cleanly.
+func (c *cluster) stop() {
+	c.t.Helper()
+	if err := c.coord.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		c.t.Fatalf("SIGTERM to the coordinator: %v", err)
+	}
+	if err := c.coord.wait(30 * time.Second); err != nil {
+		c.t.Errorf("coordinator after SIGTERM: %v; want exit status 0", err)
+	}
+}
+
+// ranked returns the workers of s that are in the ring, by id, with their steps.
+func ranked(s status) map[string]int {
+	m := map[string]int{}
+	for _, w := range s.Workers {
+		if w.Rank >= 0 {
+			m[w.ID] = w.Step
+		}
+	}
+	return m
+}
+
+// TestClusterTrainsToTheEnd runs a coordinator and three worker processes
+// through a whole run, then reads the checkpoint file and generates from it.
+func TestClusterTrainsToTheEnd(t *testing.T) {
+	t.Parallel()
+	const steps, every = 150, 50
+	c := startCluster(t, t.TempDir(), steps, every, "cluster.min_workers=3")
+	workers := []*proc{c.worker("w1"), c.worker("w2"), c.worker("w3")}
+
+	s := c.waitStatus(90*time.Second, "run done", func(s status) bool { return s.State == "done" })
+	t.Logf("status: %v", s)
+	if s.Step != steps || s.TotalSteps != steps || s.LastCheckpointStep != steps {
+		t.Errorf("status at done: step %d of %d, last checkpoint %d; want %d of %d, %d", s.Step, s.TotalSteps, s.LastCheckpointStep, steps, steps, steps)
+	}
+	// min_workers 3: generation 1 is the ring of all three, and a later one
+	// would mean a worker was lost or re-planned.
+	if s.Generation != 1 {
+		t.Errorf("status at done: generation %d; want 1 (the three workers from the first step to the last)", s.Generation)
+	}
+	for _, w := range workers {
+		if err := w.wait(30 * time.Second); err != nil {
+			t.Errorf("%s at the end of the run: %v; want exit status 0", w.name, err)
+		}
+	}
+	c.stop()
+
+	cp, _ := readCheckpoints(t, c.db)
+	if cp.Step != steps {
+		t.Errorf("latest checkpoint step = %d; want %d", cp.Step, steps)
+	}
+	g := mustRun(t, c.dir, time.Minute, "generate", "--checkpoint", c.db, "--prompt", "12+35=", "--tokens", "3", "--temperature", "0")
+	if !regexp.MustCompile(`^12\+35=\d{3}\n$`).MatchString(g.stdout) {
+		t.Errorf("craft generate stdout = %q; want \"12+35=\" and 3 digits", g.stdout)
+	}
+}
+
+// TestClusterSurvivesKillAndJoin kills one of three workers with SIGKILL
+// mid-run, checks that the two others go on, then starts a fourth worker
+// that joins the running ring and trains; the run finishes.
+func TestClusterSurvivesKillAndJoin(t *testing.T) {
+	t.Parallel()
+	const steps, every = 3000, 50
+	c := startCluster(t, t.TempDir(), steps, every, "cluster.min_workers=2")
+	w1, w2, w3 := c.worker("w1"), c.worker("w2"), c.worker("w3")
+
+	s := c.waitStatus(60*time.Second, "three workers in the ring, training", func(s status) bool {
+		return len(ranked(s)) == 3 && s.Step > 0
+	})
+	t.Logf("three workers: %v", s)
+
+	w3.kill()
+	killedAt, gen := s.Step, s.Generation
+	s = c.waitStatus(60*time.Second, "a ring of w1 and w2 training past the kill", func(s status) bool {
+		r := ranked(s)
+		_, has3 := r["w3"]
+		return s.Generation > gen && len(r) == 2 && !has3 && s.Step > killedAt+every
+	})
+	t.Logf("after killing w3: %v", s)
+	for _, w := range []*proc{w1, w2} {
+		if w.exited() {
+			t.Fatalf("%s exited after w3 was killed: %v", w.name, w.err)
+		}
+	}
+	if s.State == "done" {
+		t.Fatalf("the run ended before the fourth worker could join (%v); raise steps", s)
+	}
+
+	w4 := c.worker("w4")
+	joinedAt, gen := s.Step, s.Generation
+	s = c.waitStatus(60*time.Second, "w4 in the ring, training", func(s status) bool {
+		step, ok := ranked(s)["w4"]
+		return s.Generation > gen && ok && step > joinedAt
+	})
+	t.Logf("after w4 joined: %v", s)
+
+	s = c.waitStatus(2*time.Minute, "run done", func(s status) bool { return s.State == "done" })
+	t.Logf("done: %v", s)
+	if s.Step != steps || s.LastCheckpointStep != steps {
+		t.Errorf("status at done: step %d, last checkpoint %d; want %d, %d", s.Step, s.LastCheckpointStep, steps, steps)
+	}
+	for _, w := range []*proc{w1, w2, w4} {
+		if err := w.wait(30 * time.Second); err != nil {
+			t.Errorf("%s at the end of the run: %v; want exit status 0", w.name, err)
+		}
+	}
+	c.stop()
+	if cp, _ := readCheckpoints(t, c.db); cp.Step != steps {
+		t.Errorf("latest checkpoint step = %d; want %d", cp.Step, steps)
+	}
+}
