@@ -34,8 +34,6 @@ func kcBlock(k, kcMax int) int {
 	return (k + nb - 1) / nb
 }
 
-func roundUp(x, m int) int { return (x + m - 1) / m * m }
-
 func grow(buf []float32, n int) []float32 {
 	if cap(buf) < n {
 		return make([]float32, n)
@@ -54,8 +52,10 @@ func grow(buf []float32, n int) []float32 {
 func (x *ctx) block(kn *kernel, p *problem, m0, m1, n0, n1 int) {
 	mr, nr := kn.mr, kn.nr
 	kcb := kcBlock(p.k, kn.kc)
-	x.pb = grow(x.pb, kcb*min(kn.nc, roundUp(n1-n0, nr)))
-	x.pa = grow(x.pa, kcb*mr)
+	// The first call on a context sizes its buffers for the largest block,
+	// so that later calls, whatever their shape, never allocate.
+	x.pb = grow(x.pb, kn.kc*kn.nc)
+	x.pa = grow(x.pa, kn.kc*mr)
 	ldc := p.ldc
 	// A's strides: op(A)(i, p) = a[i*rsa + p*csa].
 	rsa, csa := p.lda, 1
