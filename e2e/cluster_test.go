@@ -21,7 +21,8 @@ type cluster struct {
 }
 
 // startCluster starts `craft coordinator --conf conf/cluster.yaml` in dir
-// with the tiny model of tiny(steps, every) and the extra key=value pairs.
+// on free 127.0.0.1 ports with the tiny model of tiny(steps, every) and the
+// extra key=value pairs, and reads its addresses from what it prints.
 func startCluster(t testing.TB, dir string, steps, every int, extra ...string) *cluster {
 	t.Helper()
 	confPath, err := filepath.Abs("../conf/cluster.yaml")
@@ -29,23 +30,20 @@ func startCluster(t testing.TB, dir string, steps, every int, extra ...string) *
 		t.Fatal(err)
 	}
 	c := &cluster{t: t, dir: dir, db: filepath.Join(dir, "craft.db")}
-	grpcPort, gossipPort, httpPort := freePort(t), freePort(t), freePort(t)
-	c.join = fmt.Sprintf("127.0.0.1:%d", grpcPort)
-	c.base = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 	kv := append([]string{
-		"cluster.coordinator_addr=" + c.join,
-		fmt.Sprintf("cluster.gossip_addr=127.0.0.1:%d", gossipPort),
-		fmt.Sprintf("cluster.http_addr=127.0.0.1:%d", httpPort),
-		"checkpoint.path=" + c.db,
-		"train.warmup_steps=10",
+		"cluster.coordinator_addr=127.0.0.1:0", "cluster.gossip_addr=127.0.0.1:0", "cluster.http_addr=127.0.0.1:0",
+		"checkpoint.path=" + c.db, "train.warmup_steps=10",
 	}, extra...)
 	c.coord = start(t, "coordinator", dir, args([]string{"coordinator", "--conf", confPath}, tiny(steps, every, kv...))...)
-	c.coord.waitLine(30*time.Second, "its status address", regexp.MustCompile(`status at http://`).MatchString)
+	// coordinator of run "cluster": workers join with `craft worker --join ADDR`; status at http://ADDR/status
+	addrs := regexp.MustCompile("--join ([^` ]+)`.*status at (http://[^ ]+)/status")
+	m := addrs.FindStringSubmatch(c.coord.waitLine(30*time.Second, "its join and status addresses", addrs.MatchString))
+	c.join, c.base = m[1], m[2]
 	return c
 }
 
-// worker starts `craft worker --join` the coordinator, with one thread and
-// the name id.
+// worker starts `craft worker --join` the coordinator, with one compute
+// thread (--threads; the run's train.threads is 0) and the name id.
 func (c *cluster) worker(id string) *proc {
 	c.t.Helper()
 	return start(c.t, id, c.dir, "worker", "--join", c.join, "--id", id, "--threads", "1")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,7 +49,7 @@ func TestComposeCluster(t *testing.T) {
 	small := `services:
   coordinator:
     command: ["coordinator", "--conf", "/conf/cluster.yaml", "--set", "checkpoint.path=/data/craft.db",
-      "--set", "train.threads=1", "--set", "model.n_layer=1", "--set", "model.n_embd=32", "--set", "train.steps=60",
+      "--set", "model.n_layer=1", "--set", "model.n_embd=32", "--set", "train.steps=60",
       "--set", "train.warmup_steps=10", "--set", "train.eval_every=30", "--set", "checkpoint.every=20",
       "--set", "cluster.min_workers=3"]
 `
@@ -198,4 +199,15 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

@@ -290,11 +290,11 @@ func sets(kv ...string) []string {
 }
 
 // tiny returns the --set flags of a small, fast run of the built-in addition
-// default: one layer 32 wide, one thread, steps steps, a checkpoint every
-// every steps, then the extra key=value pairs.
+// default: one layer 32 wide, steps steps, a checkpoint every every steps,
+// then the extra key=value pairs.
 func tiny(steps, every int, extra ...string) []string {
 	kv := []string{
-		"model.n_layer=1", "model.n_embd=32", "train.threads=1",
+		"model.n_layer=1", "model.n_embd=32",
 		fmt.Sprintf("train.steps=%d", steps), fmt.Sprintf("checkpoint.every=%d", every),
 	}
 	return sets(append(kv, extra...)...)

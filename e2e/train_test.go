@@ -22,7 +22,7 @@ func TestTrainEvalGenerate(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	const steps, every = 120, 40
-	r := mustRun(t, dir, time.Minute, args([]string{"train"}, tiny(steps, every))...)
+	r := mustRun(t, dir, time.Minute, args([]string{"train"}, tiny(steps, every, "train.threads=1"))...)
 	if want := summary(steps); !want.MatchString(r.stdout) {
 		t.Errorf("craft train stdout = %q; want a match of %q", r.stdout, want)
 	}
@@ -64,7 +64,7 @@ func TestTrainEvalGenerate(t *testing.T) {
 func TestResumeAfterSIGKILL(t *testing.T) {
 	t.Parallel()
 	const steps, every = 400, 50
-	flags := tiny(steps, every)
+	flags := tiny(steps, every, "train.threads=1")
 	refDir, crashDir := t.TempDir(), t.TempDir()
 
 	// The uninterrupted reference runs while the other run is killed and resumed.
