@@ -45,7 +45,8 @@ func grow(buf []float32, n int) []float32 {
 // multiples of mr and nr, so the tiles fall on the same grid whatever the
 // split.
 //
-// op(B) is packed kc×nc at a time into panels nr wide. The micro-kernel
+// op(B) is packed kc×nc at a time into panels nr wide; rows go mc at a
+// time (their A rows, mc×kc, should stay in L2). The micro-kernel
 // reads op(A) where it lies (row-major or transposed, through its strides),
 // except for the last tile when fewer than mr rows are left: those are
 // packed with zero rows below.
@@ -56,7 +57,6 @@ func (x *ctx) block(kn *kernel, p *problem, m0, m1, n0, n1 int) {
 	// so that later calls, whatever their shape, never allocate.
 	x.pb = grow(x.pb, kn.kc*kn.nc)
 	x.pa = grow(x.pa, kn.kc*mr)
-	ldc := p.ldc
 	// A's strides: op(A)(i, p) = a[i*rsa + p*csa].
 	rsa, csa := p.lda, 1
 	if p.tA {
@@ -75,17 +75,27 @@ func (x *ctx) block(kn *kernel, p *problem, m0, m1, n0, n1 int) {
 			if pc > 0 {
 				beta, load = 1, true
 			}
-			for jr := 0; jr < nb; jr += nr {
-				bp := x.pb[jr*kb : (jr+nr)*kb]
-				cols := min(nr, nb-jr)
-				for i := m0; i < m1; i += mr {
-					ci := i*ldc + jc + jr
-					if i < mFull {
-						kn.micro(kb, p.a[i*rsa+pc*csa:], rsa, csa, bp, p.c[ci:], ldc, p.alpha, beta, mr, cols, load)
-					} else {
-						kn.micro(kb, x.pa, 1, mr, bp, p.c[ci:], ldc, p.alpha, beta, m1-i, cols, load)
-					}
-				}
+			for ic := m0; ic < m1; ic += kn.mc {
+				x.panels(kn, p, ic, min(ic+kn.mc, m1), mFull, jc, nb, pc, kb, rsa, csa, beta, load)
+			}
+		}
+	}
+}
+
+// panels computes rows [i0,i1) of the columns [jc,jc+nb) of C for the k
+// block [pc,pc+kb), B packed: B panel by B panel (each stays in L1), all
+// the rows' tiles (their A rows stay in L2).
+func (x *ctx) panels(kn *kernel, p *problem, i0, i1, mFull, jc, nb, pc, kb, rsa, csa int, beta float32, load bool) {
+	mr, nr, ldc := kn.mr, kn.nr, p.ldc
+	for jr := 0; jr < nb; jr += nr {
+		bp := x.pb[jr*kb : (jr+nr)*kb]
+		cols := min(nr, nb-jr)
+		for i := i0; i < i1; i += mr {
+			ci := i*ldc + jc + jr
+			if i < mFull {
+				kn.micro(kb, p.a[i*rsa+pc*csa:], rsa, csa, bp, p.c[ci:], ldc, p.alpha, beta, mr, cols, load)
+			} else {
+				kn.micro(kb, x.pa, 1, mr, bp, p.c[ci:], ldc, p.alpha, beta, i1-i, cols, load)
 			}
 		}
 	}

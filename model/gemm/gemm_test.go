@@ -128,12 +128,14 @@ func testCases(rng *rand.Rand) []gemmCase {
 				})
 			}
 			// Past the blocking sizes: several k blocks (kc = 256), several
-			// A blocks (mc = 96), several B blocks (nc = 512), edges.
+			// row blocks (mc = 256 in Go), several B blocks (nc = 512), edges.
 			cases = append(cases,
 				gemmCase{tA: tA, tB: tB, m: 101, n: 67, k: 600, alpha: 1, beta: 1, padA: 3, padB: 1, padC: 2},
 				gemmCase{tA: tA, tB: tB, m: 200, n: 37, k: 261, alpha: -0.5, beta: 0},
 				gemmCase{tA: tA, tB: tB, m: 13, n: 530, k: 40, alpha: 2, beta: 0.25, padC: 1},
 				gemmCase{tA: tA, tB: tB, m: 96, n: 64, k: 128, alpha: 1, beta: 0},
+				// Past mc (768 rows with AVX-512) with a short last tile.
+				gemmCase{tA: tA, tB: tB, m: 790, n: 45, k: 70, alpha: 1, beta: 0.5, padA: 1},
 				// One row or one column of C: the dot-product path.
 				gemmCase{tA: tA, tB: tB, m: 1, n: 70, k: 600, alpha: 1, beta: 0, padA: 1, padB: 2},
 				gemmCase{tA: tA, tB: tB, m: 1, n: 385, k: 128, alpha: -0.5, beta: 1.25, padC: 3},

@@ -9,8 +9,10 @@ type kernel struct {
 	mr, nr int
 	// kc is the deepest block of k (k is cut into equal blocks no deeper:
 	// a packed B panel, kc×nr, should stay in L1); nc, a multiple of nr, is
-	// the widest block of op(B) packed at once (kc×nc should stay in L2).
-	kc, nc int
+	// the widest block of op(B) packed at once (kc×nc should stay in L2);
+	// mc, a multiple of mr, the most rows swept per B panel (their A rows,
+	// mc×kc, should stay in L2 too).
+	kc, mc, nc int
 }
 
 // Micro-kernel ids, for the switch in micro.
@@ -20,7 +22,7 @@ const (
 	idAVX512
 )
 
-var kernelGo = &kernel{name: "go", id: idGo, mr: 4, nr: 4, kc: 256, nc: 512}
+var kernelGo = &kernel{name: "go", id: idGo, mr: 4, nr: 4, kc: 256, mc: 256, nc: 512}
 
 // active is the kernel Sgemm uses, chosen at start-up (tests switch it).
 var active = bestKernel()

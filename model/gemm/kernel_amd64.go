@@ -3,8 +3,8 @@ package gemm
 import "golang.org/x/sys/cpu"
 
 var (
-	kernelAVX2   = &kernel{name: "avx2", id: idAVX2, mr: 6, nr: 16, kc: 256, nc: 512}
-	kernelAVX512 = &kernel{name: "avx512", id: idAVX512, mr: 12, nr: 32, kc: 256, nc: 512}
+	kernelAVX2   = &kernel{name: "avx2", id: idAVX2, mr: 6, nr: 16, kc: 256, mc: 384, nc: 512}
+	kernelAVX512 = &kernel{name: "avx512", id: idAVX512, mr: 12, nr: 32, kc: 256, mc: 768, nc: 512}
 )
 
 func hasAVX2() bool   { return cpu.X86.HasAVX2 && cpu.X86.HasFMA }
