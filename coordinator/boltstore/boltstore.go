@@ -96,7 +96,9 @@ func Open(path string, cfg Config) (s *Store, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := checkFile(path); err != nil {
+	if err := checkFile(path, cfg.LockTimeout); errors.Is(err, errLockTimeout) {
+		return nil, fmt.Errorf("open %s: %w (waited %s)", path, ErrLocked, cfg.LockTimeout)
+	} else if err != nil {
 		return nil, checkErr(path, err)
 	}
 	var file *os.File

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
+	"time"
 
 	"github.com/craftml/craft/coordinator"
 )
@@ -32,11 +33,16 @@ type boltMeta struct {
 	valid          bool
 }
 
+// errLockTimeout: another process kept the file locked for writing.
+var errLockTimeout = errors.New("lock timeout")
+
 // checkFile looks at the meta pages bolt will trust and at the pages they
 // point to, before bolt maps the file: bolt reads them through its memory
 // map without bounds checks, so a truncated or damaged file would make it
-// fault. A new or empty file passes.
-func checkFile(path string) error {
+// fault. It reads under a shared lock, waiting up to lockTimeout for a
+// writer to close the file (errLockTimeout), so that it never reads a
+// commit half-written. A new or empty file passes.
+func checkFile(path string, lockTimeout time.Duration) error {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -44,7 +50,10 @@ func checkFile(path string) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer f.Close() // releases the lock
+	if err := lockShared(f, lockTimeout); err != nil {
+		return err
+	}
 	fi, err := f.Stat()
 	if err != nil {
 		return err
