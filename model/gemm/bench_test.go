@@ -301,3 +301,30 @@ func BenchmarkSgemmGenerate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkThreadsRatio alternates one-thread and two-thread calls of the
+// same shape, so both see the same load from other processes, and reports
+// each one's GFLOP/s and their ratio (needs GOMAXPROCS >= 2).
+func BenchmarkThreadsRatio(b *testing.B) {
+	for _, s := range []benchShape{modelShapes[0], modelShapes[1], modelShapes[2], modelShapes[5], modelShapes[9]} {
+		b.Run(s.String(), func(b *testing.B) {
+			defer SetThreads(0)
+			a, lda, bb, ldb, c := s.operands(rand.New(rand.NewPCG(1, 2)))
+			var t1, t2 time.Duration
+			for b.Loop() {
+				SetThreads(1)
+				start := time.Now()
+				Sgemm(s.tA, s.tB, s.m, s.n, s.k, 1, a, lda, bb, ldb, s.beta, c, s.n)
+				t1 += time.Since(start)
+				SetThreads(2)
+				start = time.Now()
+				Sgemm(s.tA, s.tB, s.m, s.n, s.k, 1, a, lda, bb, ldb, s.beta, c, s.n)
+				t2 += time.Since(start)
+			}
+			flops := 2 * float64(s.m) * float64(s.n) * float64(s.k) * float64(b.N)
+			b.ReportMetric(flops/t1.Seconds()/1e9, "GFLOP/s-1t")
+			b.ReportMetric(flops/t2.Seconds()/1e9, "GFLOP/s-2t")
+			b.ReportMetric(t1.Seconds()/t2.Seconds(), "speedup")
+		})
+	}
+}
