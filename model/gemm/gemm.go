@@ -32,6 +32,10 @@ func Threads() int {
 	return runtime.GOMAXPROCS(0)
 }
 
+// Kernel names the micro-kernel Sgemm uses on this machine: "avx512",
+// "avx2" or "go" (for benchmark reports).
+func Kernel() string { return active.name }
+
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C for row-major matrices.
 // op(A) is m×k, op(B) is k×n, C is m×n; lda, ldb and ldc are the row
 // strides of A, B and C as stored (A is k×m when transA, B is n×k when

@@ -333,3 +333,10 @@ func TestSgemmConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestKernel checks that Kernel names the best kernel this machine runs.
+func TestKernel(t *testing.T) {
+	if got, want := Kernel(), kernels()[0].name; got != want {
+		t.Errorf("Kernel() = %q; want %q", got, want)
+	}
+}
