@@ -27,7 +27,9 @@ func (t Tensor) Size() int {
 
 // Arena holds all parameters of a model in one slice and all gradients in
 // another with the same layout, named by Tensors (in state_dict order,
-// contiguous, without padding).
+// contiguous, without padding). The model computes through views of Params
+// and Grads: write them in place (copy, an optimizer step), never assign
+// new slices to the fields.
 type Arena struct {
 	Params, Grads []float32
 	Tensors       []Tensor
