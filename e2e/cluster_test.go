@@ -22,8 +22,16 @@ type cluster struct {
 
 // startCluster starts `craft coordinator --conf conf/cluster.yaml` in dir
 // on free 127.0.0.1 ports with the tiny model of tiny(steps, every) and the
-// extra key=value pairs, and reads its addresses from what it prints.
+// extra key=value pairs, and reads its addresses from what it prints. Its
+// log is JSON, for waitLog.
 func startCluster(t testing.TB, dir string, steps, every int, extra ...string) *cluster {
+	t.Helper()
+	return startClusterNamed(t, "coordinator", dir, steps, every, extra...)
+}
+
+// startClusterNamed is startCluster with the coordinator's process called
+// name (in messages and its log file's name).
+func startClusterNamed(t testing.TB, name, dir string, steps, every int, extra ...string) *cluster {
 	t.Helper()
 	confPath, err := filepath.Abs("../conf/cluster.yaml")
 	if err != nil {
@@ -34,7 +42,7 @@ func startCluster(t testing.TB, dir string, steps, every int, extra ...string) *
 		"cluster.coordinator_addr=127.0.0.1:0", "cluster.gossip_addr=127.0.0.1:0", "cluster.http_addr=127.0.0.1:0",
 		"checkpoint.path=" + c.db, "train.warmup_steps=10",
 	}, extra...)
-	c.coord = start(t, "coordinator", dir, args([]string{"coordinator", "--conf", confPath}, tiny(steps, every, kv...))...)
+	c.coord = start(t, name, dir, args([]string{"--log-format", "json", "coordinator", "--conf", confPath}, tiny(steps, every, kv...))...)
 	// coordinator of run "cluster": workers join with `craft worker --join ADDR`; status at http://ADDR/status
 	addrs := regexp.MustCompile("--join ([^` ]+)`.*status at (http://[^ ]+)/status")
 	m := addrs.FindStringSubmatch(c.coord.waitLine(30*time.Second, "its join and status addresses", addrs.MatchString))
@@ -201,5 +209,63 @@ func TestClusterJoinMidRun(t *testing.T) {
 	c.stop()
 	if cp, _ := readCheckpoints(t, c.db); cp.Step != steps {
 		t.Errorf("latest checkpoint step = %d; want %d", cp.Step, steps)
+	}
+}
+
+// TestCoordinatorRestart kills the coordinator with SIGKILL once it has
+// committed a checkpoint; started again on the same file it resumes from
+// that checkpoint, new workers finish the run, and the final parameters are
+// bitwise those of a run that never stopped.
+func TestCoordinatorRestart(t *testing.T) {
+	t.Parallel()
+	const steps, every = 600, 50
+	refDir, dir := t.TempDir(), t.TempDir()
+	ref := startCluster(t, refDir, steps, every, "cluster.min_workers=2")
+	refWorkers := []*proc{ref.worker("ref-w1"), ref.worker("ref-w2")}
+
+	c := startClusterNamed(t, "coordinator-1", dir, steps, every, "cluster.min_workers=2")
+	old := []*proc{c.worker("w1"), c.worker("w2")}
+	rec := c.coord.waitLog(time.Minute, "checkpoint committed", nil)
+	c.coord.kill()
+	committed := intField(rec, "step")
+	t.Logf("killed the coordinator after it committed step %d", committed)
+	for _, w := range old {
+		w.wait(30 * time.Second) // a worker ends when it loses its coordinator
+	}
+	cp, _ := readCheckpoints(t, c.db)
+	if cp.Step >= steps {
+		t.Fatalf("after SIGKILL the latest checkpoint is step %d; want a run killed before its last step %d", cp.Step, steps)
+	}
+
+	c = startClusterNamed(t, "coordinator-2", dir, steps, every, "cluster.min_workers=2")
+	ready := c.coord.waitLog(30*time.Second, "run ready", nil)
+	if got := intField(ready, "from_step"); got != int(cp.Step) {
+		t.Errorf("restarted coordinator: run ready from_step %d; want the latest checkpoint, %d", got, cp.Step)
+	}
+	workers := []*proc{c.worker("w3"), c.worker("w4")}
+	s := c.waitStatus(time.Minute, "run done", func(s status) bool { return s.State == "done" })
+	t.Logf("restarted run done: %v", s)
+	for _, w := range workers {
+		if err := w.wait(30 * time.Second); err != nil {
+			t.Errorf("%s at the end of the run: %v; want exit status 0", w.name, err)
+		}
+	}
+	c.stop()
+
+	ref.waitStatus(time.Minute, "reference run done", func(s status) bool { return s.State == "done" })
+	for _, w := range refWorkers {
+		if err := w.wait(30 * time.Second); err != nil {
+			t.Errorf("%s at the end of the run: %v; want exit status 0", w.name, err)
+		}
+	}
+	ref.stop()
+	got, _ := readCheckpoints(t, c.db)
+	want, _ := readCheckpoints(t, ref.db)
+	if got.Step != steps || want.Step != steps {
+		t.Fatalf("final steps: restarted %d, uninterrupted %d; want %d", got.Step, want.Step, steps)
+	}
+	if i := firstDiff(got.Params, want.Params); i >= 0 {
+		t.Errorf("params of the restarted and uninterrupted runs differ (%d and %d bytes, first at byte %d); want bitwise equal",
+			len(got.Params), len(want.Params), i)
 	}
 }
