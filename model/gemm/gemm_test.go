@@ -293,7 +293,7 @@ func TestSgemmNoAllocs(t *testing.T) {
 		useKernel(t, kn)
 		for th := 1; th <= 2; th++ {
 			useThreads(t, th)
-			for _, s := range modelShapes {
+			for _, s := range append(modelShapes[:len(modelShapes):len(modelShapes)], genShapes...) {
 				a, lda, b, ldb, c := s.operands(rand.New(rand.NewPCG(3, 3)))
 				f := func() { Sgemm(s.tA, s.tB, s.m, s.n, s.k, 1, a, lda, b, ldb, s.beta, c, s.n) }
 				f() // grow the buffers and start the workers
