@@ -69,10 +69,11 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	if gemv(kn, &p) {
 		return
 	}
-	t := Threads()
-	if t > 1 && m*n*k >= minParallelFMAs {
-		parallel(kn, &p, t)
-		return
+	if m*n*k >= minParallelFMAs {
+		if t := Threads(); t > 1 {
+			parallel(kn, &p, t)
+			return
+		}
 	}
 	x := getCtx()
 	x.block(kn, &p, 0, m, 0, n)
