@@ -8,15 +8,16 @@ import (
 
 // TestDeps holds the import rules of DESIGN.md: the coordinator's logic uses
 // the standard library, conf, dataset and internal packages (and the
-// Prometheus client for /metrics); bbolt, grpc, craftpb and cobra stay in
-// their own packages, and memberlist is reached only through
-// internal/membership (it is not an allowed direct import).
+// Prometheus client for /metrics); bbolt, grpc, craftpb, memberlist and
+// cobra stay in their own packages. Not even internal/membership: every
+// importer of coordinator (boltstore, storetest) would carry memberlist; cmd
+// wires the gossip to the Service.
 func TestDeps(t *testing.T) {
 	checkDeps(t, "github.com/craftml/craft/coordinator",
 		[]string{"github.com/craftml/craft/conf", "github.com/craftml/craft/dataset", "github.com/craftml/craft/internal/",
 			"github.com/prometheus/client_golang/"},
 		[]string{"go.etcd.io/bbolt", "google.golang.org/grpc", "github.com/craftml/craft/internal/craftpb",
-			"github.com/spf13/cobra", "github.com/craftml/craft/model",
+			"github.com/hashicorp/memberlist", "github.com/spf13/cobra", "github.com/craftml/craft/model",
 			"github.com/craftml/craft/worker", "github.com/craftml/craft/allreduce"})
 }
 
