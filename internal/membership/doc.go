@@ -18,6 +18,24 @@
 //	err = n.Join(ctx, "head:7946")
 //	for ev := range n.Events() { ... }
 //
+// Wiring (cmd): the coordinator starts its node, tells joiners its address,
+// and removes from the run the workers the gossip declares failed or gone;
+// gossip catches what a session's end does not (a hung or cut-off worker keeps
+// its gRPC stream open but stops answering probes):
+//
+//	node, _ := membership.Start(cfg) // Name "coordinator", Meta.Role RoleCoordinator
+//	svc.SetGossipSeed(node.Addr())
+//	go func() {
+//		for ev := range node.Events() {
+//			if ev.Kind == membership.Fail || ev.Kind == membership.Leave {
+//				svc.Leave(ev.ID, "membership: "+ev.Kind.String())
+//			}
+//		}
+//	}()
+//
+// A worker starts its node with Name = its worker id and the same JoinToken,
+// and Joins the GossipSeed of its Join reply.
+//
 // Caveats: memberlist's node metadata is limited to 512 bytes; Config.Name
 // must be unique in the cluster (a restarted worker reusing its name can
 // rejoin once its old incarnation is declared dead).
