@@ -14,10 +14,16 @@
 // columns at a time, into panels nr columns wide; a register-blocked
 // micro-kernel computes each mr×nr tile of C from one B panel (kept in L1)
 // and mr rows of op(A), which it reads where they lie through a row and a
-// k stride (only the short last row tile is packed, with zero rows). Tiles
-// cut by the border of C are written through masks and a row count. Packing
-// buffers belong to a free list and to the workers, grow to the largest
-// shape seen, and are reused: a steady-state call allocates nothing.
+// k stride (only the short last row tile is packed, with zero rows); rows
+// go mc at a time so that their A rows stay in L2. Tiles cut by the border
+// of C are written through masks and a row count. Each goroutine's packing
+// buffers are sized for the largest block on first use and then reused: a
+// steady-state call allocates nothing.
+//
+// A call with at most 4 rows of C and B transposed (a linear layer applied
+// to one token, as in generation with a KV cache), or at most 4 columns and
+// A untransposed, runs as dot products over contiguous rows instead: there
+// packing would cost as much as the products.
 //
 // The micro-kernel is chosen once at start-up from the CPU's features
 // (golang.org/x/sys/cpu), without cgo, so binaries stay static:
