@@ -93,3 +93,28 @@ func TestThreadsAllocateNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestStepRangeConcurrent runs disjoint StepRange calls at once (as a
+// caller with sharded state may); run with -race.
+func TestStepRangeConcurrent(t *testing.T) {
+	const n = 1000
+	rng := rand.New(rand.NewPCG(25, 26))
+	p, g := randVec(rng, n, 1), randVec(rng, n, 1e-2)
+	want := slices.Clone(p)
+	groups := testGroups(n)
+	NewAdamW(DefaultAdamWConfig(), n, groups).Step(1, 1e-3, want, g)
+	o := NewAdamW(DefaultAdamWConfig(), n, groups)
+	done := make(chan struct{})
+	for _, r := range [][2]int{{0, 333}, {333, 777}, {777, n}} {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			o.StepRange(1, 1e-3, p, g, r[0], r[1])
+		}()
+	}
+	for range 3 {
+		<-done
+	}
+	if !slices.Equal(p, want) {
+		t.Errorf("concurrent StepRange over [0,333), [333,777), [777,%d) differs from Step", n)
+	}
+}
