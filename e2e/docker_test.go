@@ -20,6 +20,7 @@ import (
 // and removes the project with its volume and the image. It is skipped only
 // when no Docker engine answers `docker info`.
 func TestComposeCluster(t *testing.T) {
+	t.Parallel() // make image may compile everything again (-trimpath): overlap it with the other tests
 	if out, err := exec.Command("docker", "info").CombinedOutput(); err != nil {
 		t.Skipf("skipping the Docker test: docker info failed (no Docker engine here): %v\n%s", err, lastLines(string(out), 5))
 	}
