@@ -117,6 +117,8 @@ func TestClusterTrainsToTheEnd(t *testing.T) {
 			t.Errorf("%s at the end of the run: %v; want exit status 0", w.name, err)
 		}
 	}
+	checkGet(t, c.base, "/healthz")
+	checkGet(t, c.base, "/metrics", fmt.Sprintf("craft_step %d\n", steps), fmt.Sprintf("craft_last_checkpoint_step %d\n", steps))
 	c.stop()
 
 	cp, _ := readCheckpoints(t, c.db)

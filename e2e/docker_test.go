@@ -102,6 +102,7 @@ func TestComposeCluster(t *testing.T) {
 	}
 	s := waitStatus(t, base, 2*time.Minute, "run done", coordinatorUp, func(s status) bool { return s.State == "done" })
 	t.Logf("final status: %v", s)
+	checkGet(t, base, "/healthz")
 	if s.Step != s.TotalSteps || s.TotalSteps != 60 {
 		t.Errorf("status at done: step %d of %d; want 60 of 60", s.Step, s.TotalSteps)
 	}

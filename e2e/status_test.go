@@ -3,7 +3,9 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -87,5 +89,30 @@ func waitStatus(t testing.TB, base string, timeout time.Duration, what string, s
 			t.Fatalf("no %s within %s (last status: %v, error %v)", what, timeout, last, lastErr)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// checkGet fails the test unless GET base+path answers 200 OK with a body
+// that contains each of want.
+func checkGet(t testing.TB, base, path string, want ...string) {
+	t.Helper()
+	resp, err := httpClient.Get(base + path)
+	if err != nil {
+		t.Errorf("GET %s: %v", path, err)
+		return
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Errorf("GET %s: %v", path, err)
+		return
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET %s = %s; want 200 OK", path, resp.Status)
+	}
+	for _, w := range want {
+		if !strings.Contains(string(body), w) {
+			t.Errorf("GET %s: body does not contain %q:\n%s", path, w, lastLines(string(body), 20))
+		}
 	}
 }
