@@ -39,16 +39,20 @@
 // # Threads
 //
 // SetThreads(n) lets one call use n goroutines (0, the default, means
-// GOMAXPROCS). A call of at least 2M multiply-adds is cut into about 2n
-// parts that the caller and n-1 helpers claim one by one: column ranges
-// when C has enough whole panels (nothing is then packed twice), else row
-// ranges. The cuts fall on tile boundaries and never along k, so every
+// GOMAXPROCS). A call of at least 2M multiply-adds is cut into parts that
+// the caller and n-1 helpers claim one by one: column panels when C has
+// enough whole panels (nothing is then packed twice), else row ranges. The cuts fall on tile boundaries and never along k, so every
 // element of C is computed by the same sequence of operations whatever the
 // thread count: results are bitwise identical for 1, 2 or more threads,
-// and for repeated calls. A helper that wakes late (a busy machine) finds
-// the parts taken and the caller has done the work: threads never make a
-// call much slower. Smaller calls run on the calling goroutine alone, with
-// no synchronisation beyond one atomic swap for the packing buffers.
+// and for repeated calls. Smaller calls run on the calling goroutine alone,
+// with no synchronisation beyond one atomic swap for the packing buffers.
+//
+// Parts are small (one 32-column panel, or about a quarter of a thread's
+// rows), so a helper that wakes late leaves its parts to the caller. But a
+// call ends only when every claimed part is done: on a machine whose cores
+// other processes keep busy, a helper whose thread is descheduled delays
+// the call, and two threads can be slower than one. There, run one thread
+// per process (SetThreads(1)) and more processes.
 //
 // Helper goroutines are started on first need and live for the rest of
 // the process. In the VMs Craft runs on, a parked goroutine whose core went

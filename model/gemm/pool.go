@@ -57,8 +57,9 @@ type job struct {
 // Spinning. In these VMs a parked goroutine whose core went idle takes 50
 // to 500 µs to wake (the idle vCPU halts): longer than many calls. So a
 // worker polls for its next job for workerSpin after each one, and a
-// caller polls for its helpers for up to callerSpin before blocking. Both
-// yield (runtime.Gosched) while polling, so other goroutines still run.
+// caller polls for its helpers (for about one part's time, at most
+// callerSpin) before blocking. Both yield (runtime.Gosched) while polling,
+// so other goroutines still run.
 var (
 	workerSpin = 200 * time.Microsecond
 	callerSpin = 2 * time.Millisecond
@@ -112,15 +113,18 @@ func (w *worker) next() *job {
 	}
 }
 
-// wait returns when every helper of j is done, polling for callerSpin
-// before blocking.
-func (j *job) wait() {
+// wait returns when every helper of j is done. A helper still at work
+// holds one part, so the caller polls for about as long as its own parts
+// took (at most callerSpin), then blocks: a helper whose thread another
+// process has taken will need this core, not a caller spinning on it.
+func (j *job) wait(part time.Duration) {
+	limit := min(callerSpin, 2*part+20*time.Microsecond)
 	var start time.Time
 	for i := 0; j.helpers.Load() > 0; i++ {
 		if i%64 == 0 {
 			if start.IsZero() {
 				start = time.Now()
-			} else if time.Since(start) > callerSpin {
+			} else if time.Since(start) > limit {
 				break
 			}
 		}
@@ -129,12 +133,12 @@ func (j *job) wait() {
 	j.wg.Wait()
 }
 
-// work claims parts of j until none is left.
-func (j *job) work(x *ctx) {
-	for {
+// work claims parts of j until none is left; it returns how many it ran.
+func (j *job) work(x *ctx) int {
+	for n := 0; ; n++ {
 		q := int(j.next.Add(1)) - 1
 		if q >= j.parts {
-			return
+			return n
 		}
 		lo := q * j.size
 		if j.cols {
@@ -146,11 +150,11 @@ func (j *job) work(x *ctx) {
 }
 
 // parallel runs p on the calling goroutine and up to t-1 helpers. C is cut
-// into about 2t parts claimed one by one, so a helper that wakes late, or a
-// core taken by another process, costs little. Parts are column ranges when
-// C has enough whole panels: then nothing is packed twice (A is read in
-// place and each part packs its own columns of B); else row ranges, each of
-// which packs all of op(B).
+// into parts claimed one by one, small enough that a helper that wakes
+// late, or whose core another process takes, holds back little work. Parts
+// are single column panels when C has enough whole panels: then nothing is
+// packed twice (A is read in place and each part packs its own columns of
+// B); else about 4t row ranges, each of which packs all of op(B).
 func parallel(kn *kernel, p *problem, t int) {
 	j := jobs.get()
 	j.kn, j.p = kn, *p
@@ -161,7 +165,10 @@ func parallel(kn *kernel, p *problem, t int) {
 		total, unit = p.n, kn.nr
 	}
 	units := (total + unit - 1) / unit
-	parts := min(2*t, units)
+	parts := units // one panel each
+	if !j.cols {
+		parts = min(4*t, units)
+	}
 	j.size = (units + parts - 1) / parts * unit
 	j.parts = (total + j.size - 1) / j.size
 	j.next.Store(0)
@@ -183,9 +190,11 @@ func parallel(kn *kernel, p *problem, t int) {
 	pool.mu.Unlock()
 
 	x := getCtx()
-	j.work(x)
+	start := time.Now()
+	n := j.work(x)
+	part := time.Since(start) / time.Duration(max(n, 1))
 	putCtx(x)
-	j.wait()
+	j.wait(part)
 	j.kn, j.p = nil, problem{}
 	jobs.put(j)
 }
