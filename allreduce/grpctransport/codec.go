@@ -75,10 +75,11 @@ func appendHeader(b []byte, h frameHeader, payloadLen int) []byte {
 	return b
 }
 
-// outFrame is an encoded frame to send: header and payload in one buffer
-// from the transport's pool, which gRPC frees once it has written it out.
+// outFrame is an encoded frame to send: either one buffer from the
+// transport's pool holding header and payload, or the header and the
+// caller's payload itself (zero copy); gRPC frees them once written out.
 type outFrame struct {
-	buf mem.Buffer
+	bufs mem.BufferSlice
 }
 
 // inFrame is a received frame. It holds a reference to gRPC's receive
@@ -142,9 +143,9 @@ func (c *frameCodec) Marshal(v any) (mem.BufferSlice, error) {
 	if !ok {
 		return c.proto.Marshal(v)
 	}
-	b := f.buf
-	f.buf = nil // gRPC owns the reference now
-	return mem.BufferSlice{b}, nil
+	b := f.bufs
+	f.bufs = nil // gRPC owns the references now
+	return b, nil
 }
 
 func (c *frameCodec) Unmarshal(data mem.BufferSlice, v any) error {
@@ -305,8 +306,8 @@ func encodeFrame(pool *bufPool, h frameHeader, payload []byte) mem.Buffer {
 	return mem.NewBuffer(p, pool)
 }
 
-// bufPool is a mem.BufferPool of buffers of one size class: a frame of the
-// largest payload the transport sends. Buffers are reused across sends,
+// bufPool is a mem.BufferPool of buffers of one size class: a frame of a
+// payload that Send copies (below zeroCopyMin). Buffers are reused across sends,
 // never freshly allocated in steady state (first touch of fresh memory is
 // slow on the machines Craft runs on).
 type bufPool struct {
@@ -339,4 +340,47 @@ func (bp *bufPool) Put(p *[]byte) {
 	}
 	*p = (*p)[:0]
 	bp.p.Put(p)
+}
+
+// recvPool is the mem.BufferPool gRPC reads frames into. Unlike gRPC's
+// default pool it does not zero a buffer it hands out (gRPC overwrites it
+// whole), which would cost as much as the copy of the data itself.
+type recvPool struct {
+	tiers [len(recvTiers)]sync.Pool
+}
+
+// recvTiers are the buffer sizes recvPool keeps: HTTP/2 frames are at most
+// 16 KiB; the others serve gRPC's small messages and larger reads.
+var recvTiers = [...]int{256, 4 << 10, 16 << 10, 32 << 10, 1 << 20}
+
+func (p *recvPool) tier(n int) int {
+	for i, s := range recvTiers {
+		if n <= s {
+			return i
+		}
+	}
+	return -1
+}
+
+// Get returns a buffer of length n, not zeroed.
+func (p *recvPool) Get(n int) *[]byte {
+	i := p.tier(n)
+	if i < 0 {
+		b := make([]byte, n)
+		return &b
+	}
+	if b, ok := p.tiers[i].Get().(*[]byte); ok {
+		*b = (*b)[:n]
+		return b
+	}
+	b := make([]byte, n, recvTiers[i])
+	return &b
+}
+
+// Put returns a buffer to its tier.
+func (p *recvPool) Put(b *[]byte) {
+	if i := p.tier(cap(*b)); i >= 0 && cap(*b) == recvTiers[i] {
+		*b = (*b)[:0]
+		p.tiers[i].Put(b)
+	}
 }

@@ -42,7 +42,7 @@ func TestMarshalMatchesProto(t *testing.T) {
 	c := newFrameCodec()
 	for _, tc := range codecCases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &outFrame{buf: encodeFrame(newBufPool(len(tc.payload)), tc.hdr, tc.payload)}
+			f := &outFrame{bufs: mem.BufferSlice{encodeFrame(newBufPool(len(tc.payload)), tc.hdr, tc.payload)}}
 			got, err := c.Marshal(f)
 			if err != nil {
 				t.Fatalf("Marshal(%+v) error %v", tc.hdr, err)

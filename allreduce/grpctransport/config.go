@@ -22,9 +22,6 @@ type Config struct {
 	// plus the frame header, no more; a larger Send fails locally with
 	// allreduce.ErrMessageTooLarge.
 	MaxPayloadBytes int
-	// SendQueueMessages is how many encoded messages to one peer may wait
-	// for the wire before Send blocks.
-	SendQueueMessages int
 	// RecvQueueMessages is how many received data messages from one peer
 	// wait for Recv before the transport stops reading that stream (and
 	// gRPC flow control stops the sender).
@@ -57,7 +54,6 @@ func DefaultConfig() Config {
 	return Config{
 		ListenAddr:        "127.0.0.1:0",
 		MaxPayloadBytes:   allreduce.DefaultConfig().SegmentBytes,
-		SendQueueMessages: 2,
 		RecvQueueMessages: 4,
 		StreamWindowBytes: 4 << 20,
 		ConnWindowBytes:   16 << 20,
@@ -76,8 +72,6 @@ func (c Config) Validate() error {
 	switch {
 	case c.MaxPayloadBytes < 1 || c.MaxPayloadBytes > 1<<30:
 		return fmt.Errorf("grpctransport: Config.MaxPayloadBytes = %d; want in [1, 1 GiB]", c.MaxPayloadBytes)
-	case c.SendQueueMessages < 1:
-		return fmt.Errorf("grpctransport: Config.SendQueueMessages = %d; want >= 1", c.SendQueueMessages)
 	case c.RecvQueueMessages < 1:
 		return fmt.Errorf("grpctransport: Config.RecvQueueMessages = %d; want >= 1", c.RecvQueueMessages)
 	case c.StreamWindowBytes < minWindow:

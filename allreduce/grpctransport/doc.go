@@ -27,10 +27,11 @@
 //
 // # Flow control and buffers
 //
-// Per peer, at most Config.SendQueueMessages encoded messages wait to be
-// written and Config.RecvQueueMessages received ones wait for Recv; beyond
-// that the HTTP/2 stream window (Config.StreamWindowBytes) holds the rest,
-// and Send blocks. The receive limit is MaxPayloadBytes plus the header: set
+// Send hands its frame to gRPC in the caller's goroutine; gRPC's writer
+// copies it into the connection's write buffer. Per peer, at most
+// Config.RecvQueueMessages received messages wait for Recv; beyond that the
+// HTTP/2 stream window (Config.StreamWindowBytes) holds the rest, and Send
+// blocks. The receive limit is MaxPayloadBytes plus the header: set
 // MaxPayloadBytes to the Ring's SegmentBytes, not more.
 //
 // # Failures

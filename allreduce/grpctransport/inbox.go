@@ -28,7 +28,6 @@ type inbox struct {
 	data    []*inFrame // circular, len = capacity
 	head, n int
 	aborts  []abortMsg
-	lost    error // why the last stream from addr ended; cleared by reconfigure
 }
 
 // abortMsg is a received abort (small: its payload is copied).
@@ -83,20 +82,6 @@ func (in *inbox) pushAbort(m abortMsg) {
 	in.aborts = append(in.aborts, m)
 	in.mu.Unlock()
 	kick(in.notify)
-}
-
-// endStream records that a stream from the sender ended.
-func (in *inbox) endStream(cause error) {
-	in.mu.Lock()
-	in.lost = cause
-	in.mu.Unlock()
-	kick(in.notify)
-}
-
-func (in *inbox) lostErr() error {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return in.lost
 }
 
 // popData removes the head data frame. in.mu held.
@@ -154,8 +139,7 @@ func (in *inbox) take(run, gen uint64, dst []byte, put func(*inFrame)) (h allred
 	return allreduce.Header{}, 0, nil, false
 }
 
-// reconfigure drops the messages refused under (run, gen) and forgets that
-// the sender was lost (a new generation starts afresh).
+// reconfigure drops the messages refused under (run, gen).
 func (in *inbox) reconfigure(run, gen uint64, put func(*inFrame)) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -184,7 +168,6 @@ func (in *inbox) reconfigure(run, gen uint64, put func(*inFrame)) {
 		kick(in.space)
 	}
 	in.n = k
-	in.lost = nil
 }
 
 // drain frees every queued frame (Close).
@@ -251,12 +234,13 @@ func (s *service) Stream(st grpc.ClientStreamingServer[ringpb.Frame, ringpb.Clos
 	for {
 		f := t.getFrame()
 		if err := st.RecvMsg(f); err != nil {
+			// The end of a stream is not the loss of the peer: a sender
+			// cancels its stream when a Send is cancelled, and opens another.
+			// The connection tells whether the peer lives (peer.watch).
 			t.putFrame(f)
 			if errors.Is(err, io.EOF) {
-				in.endStream(errors.New("stream closed by peer"))
 				return st.SendAndClose(&ringpb.Closed{})
 			}
-			in.endStream(describe(err))
 			return err
 		}
 		if t.refuse(f.hdr) {
@@ -265,7 +249,6 @@ func (s *service) Stream(st grpc.ClientStreamingServer[ringpb.Frame, ringpb.Clos
 		}
 		if err := in.push(done, t.closed, f); err != nil {
 			t.putFrame(f)
-			in.endStream(err)
 			return status.Error(codes.Unavailable, err.Error())
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/experimental"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
@@ -41,7 +42,16 @@ type peer struct {
 	client ringpb.RingClient
 	ctx    context.Context // carries mdAddr; cancelled by close
 	cancel context.CancelFunc
-	sendq  chan mem.Buffer // encoded data frames
+
+	// sendMu serialises Send (one sender per peer, by the contract) with
+	// the end of the stream in Close; it guards st, stCancel and out.
+	sendMu   sync.Mutex
+	st       grpc.ClientStreamingClient[ringpb.Frame, ringpb.Closed]
+	stCancel context.CancelFunc
+	out      outFrame
+	hdr      []byte    // header of the zero-copy frame in flight
+	payload  []byte    // the zero-copy payload in flight
+	release  *releaser // tells when gRPC let go of payload
 
 	dead  chan struct{} // closed by fail
 	mu    sync.Mutex
@@ -53,17 +63,20 @@ func (t *Transport) newPeer(addr string) *peer {
 	cfg := t.cfg
 	ctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(context.Background(), mdAddr, t.addr))
 	p := &peer{
-		t:      t,
-		addr:   addr,
-		ctx:    ctx,
-		cancel: cancel,
-		sendq:  make(chan mem.Buffer, cfg.SendQueueMessages),
-		dead:   make(chan struct{}),
+		t:       t,
+		addr:    addr,
+		ctx:     ctx,
+		cancel:  cancel,
+		dead:    make(chan struct{}),
+		hdr:     make([]byte, 0, maxHeaderLen),
+		release: newReleaser(),
 	}
 	cc, err := grpc.NewClient("passthrough:///"+addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithNoProxy(),
-		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(t.codec), grpc.MaxCallRecvMsgSize(4<<10)),
+		// No replay buffer for transparent retries: it would hold the
+		// zero-copy payloads (and so Send) until the server answers.
+		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(t.codec), grpc.MaxCallRecvMsgSize(4<<10), grpc.MaxRetryRPCBufferSize(0)),
 		grpc.WithInitialWindowSize(cfg.StreamWindowBytes),
 		grpc.WithInitialConnWindowSize(cfg.ConnWindowBytes),
 		grpc.WithWriteBufferSize(cfg.WriteBufferBytes),
@@ -78,6 +91,7 @@ func (t *Transport) newPeer(addr string) *peer {
 			MinConnectTimeout: 5 * time.Second,
 		}),
 		grpc.WithIdleTimeout(0),
+		experimental.WithBufferPool(t.recv),
 		grpc.WithDisableRetry(),
 	)
 	if err != nil {
@@ -87,9 +101,8 @@ func (t *Transport) newPeer(addr string) *peer {
 	}
 	p.cc, p.client = cc, ringpb.NewRingClient(cc)
 	cc.Connect()
-	t.wg.Add(2)
+	t.wg.Add(1)
 	go p.watch()
-	go p.sendLoop()
 	return p
 }
 
@@ -117,6 +130,10 @@ func (p *peer) isDead() bool {
 		return false
 	}
 }
+
+// flushTimeout bounds how long Close waits for the messages queued to a
+// peer to reach it.
+const flushTimeout = time.Second
 
 // close stops the peer's goroutines and its connection.
 func (p *peer) close() {
@@ -155,58 +172,192 @@ func (p *peer) watch() {
 	}
 }
 
-// sendLoop writes the queued data frames to the peer's stream, in order.
-func (p *peer) sendLoop() {
-	defer p.t.wg.Done()
-	defer p.drain()
-	var (
-		st grpc.ClientStreamingClient[ringpb.Frame, ringpb.Closed]
-		f  outFrame
-	)
-	for {
-		var b mem.Buffer
-		select {
-		case b = <-p.sendq:
-		case <-p.ctx.Done():
-			return
-		case <-p.dead:
-			return
+// zeroCopyMin is the smallest payload Send hands to gRPC in place, without
+// copying it; smaller ones are copied into a pooled frame buffer.
+const zeroCopyMin = 16 << 10
+
+// releaseGrace bounds the wait for gRPC to let go of a payload after a
+// failure or a cancellation (see waitRelease); it fits in the 100 ms within
+// which a cancelled Send must return.
+const releaseGrace = 60 * time.Millisecond
+
+// send writes one data frame to the peer's stream, opening the stream first
+// if needed, in the caller's goroutine (no hand-off to another). A payload
+// of zeroCopyMin bytes or more is not copied: gRPC's writer copies it
+// straight into the connection's write buffer, and send returns once it has
+// (the payload is then free again, as Send promises). Because of that wait,
+// gRPC's own send quota never blocks SendMsg; send blocks only in its own
+// select, on flow control, so it can honour ctx: when ctx ends the stream is
+// cancelled (which makes gRPC let go of the payload), and the next send
+// opens a new stream. The receiver keeps what arrived; a cancelled stream is
+// not a lost peer.
+func (p *peer) send(ctx context.Context, h frameHeader, payload []byte) error {
+	p.sendMu.Lock()
+	defer p.sendMu.Unlock()
+	if p.isDead() {
+		return errPeerDead
+	}
+	if p.st == nil {
+		if err := p.openStream(ctx); err != nil {
+			return err
 		}
-		if st == nil {
-			var err error
-			if st, err = p.client.Stream(p.ctx); err != nil {
-				b.Free()
-				p.fail(describe(err))
-				return
+	}
+	zeroCopy := len(payload) >= zeroCopyMin
+	if zeroCopy {
+		p.hdr = appendHeader(p.hdr[:0], h, len(payload))
+		p.payload = payload[:len(payload):len(payload)]
+		p.out.bufs = append(p.out.bufs[:0], mem.SliceBuffer(p.hdr), mem.NewBuffer(&p.payload, p.release))
+	} else {
+		p.out.bufs = append(p.out.bufs[:0], encodeFrame(p.t.pool, h, payload))
+	}
+	err := p.st.SendMsg(&p.out)
+	if p.out.bufs != nil { // not handed to gRPC
+		p.out.bufs.Free()
+		p.out.bufs = nil
+	}
+	if err != nil {
+		if zeroCopy {
+			p.waitRelease(releaseGrace)
+		}
+		p.payload = nil
+		if p.t.isClosed() {
+			p.resetStream()
+			return allreduce.ErrClosed
+		}
+		if errors.Is(err, io.EOF) { // the stream ended: why?
+			if err = p.st.RecvMsg(new(ringpb.Closed)); err == nil {
+				err = errors.New("stream closed by peer")
 			}
 		}
-		f.buf = b
-		if err := st.SendMsg(&f); err != nil {
-			if f.buf != nil {
-				f.buf.Free()
-				f.buf = nil
-			}
-			if errors.Is(err, io.EOF) { // the server ended the stream: why?
-				if err = st.RecvMsg(new(ringpb.Closed)); err == nil {
-					err = errors.New("stream closed by peer")
-				}
-			}
-			p.fail(describe(err))
-			return
-		}
+		p.resetStream()
+		p.fail(describe(err))
+		return errPeerDead
+	}
+	if !zeroCopy {
+		return nil
+	}
+	defer func() { p.payload = nil }()
+	select {
+	case <-p.release.done:
+		return nil
+	case <-ctx.Done():
+		p.resetStream() // gRPC drops the frame and lets go of the payload
+		p.waitRelease(releaseGrace)
+		return ctx.Err()
+	case <-p.t.closed:
+		p.resetStream()
+		p.waitRelease(releaseGrace)
+		return allreduce.ErrClosed
+	case <-p.dead:
+		p.resetStream()
+		p.waitRelease(releaseGrace)
+		return errPeerDead
 	}
 }
 
-// drain frees the frames still queued.
-func (p *peer) drain() {
-	for {
-		select {
-		case b := <-p.sendq:
-			b.Free()
-		default:
-			return
-		}
+// openStream opens the data stream. p.sendMu held.
+func (p *peer) openStream(ctx context.Context) error {
+	sctx, cancel := context.WithCancel(p.ctx)
+	type result struct {
+		st  grpc.ClientStreamingClient[ringpb.Frame, ringpb.Closed]
+		err error
 	}
+	// Opening waits for the connection; do it aside so ctx can interrupt.
+	res := make(chan result, 1)
+	go func() {
+		st, err := p.client.Stream(sctx)
+		res <- result{st, err}
+	}()
+	var r result
+	select {
+	case r = <-res:
+	case <-ctx.Done():
+		cancel()
+		<-res
+		return ctx.Err()
+	}
+	if r.err != nil {
+		cancel()
+		if p.t.isClosed() {
+			return allreduce.ErrClosed
+		}
+		p.fail(describe(r.err))
+		return errPeerDead
+	}
+	p.st, p.stCancel = r.st, cancel
+	return nil
+}
+
+// waitRelease waits until gRPC lets go of the payload in flight, for at
+// most limit: a live connection's writer drops a cancelled stream's data at
+// once, and a dead connection's writer exits within microseconds. Only a
+// writer blocked on a peer that stopped reading (not dead, not draining its
+// socket) outlasts limit; the payload is then abandoned to it (the stream is
+// cancelled, so its bytes never count), and a fresh releaser serves the next
+// frame. p.sendMu held.
+func (p *peer) waitRelease(limit time.Duration) {
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-p.release.done:
+	case <-t.C:
+		p.release = newReleaser()
+	}
+}
+
+// releaser is the mem.BufferPool of a zero-copy payload: gRPC "returns" the
+// payload when it no longer needs it, which is the signal send waits for.
+type releaser struct{ done chan struct{} }
+
+func newReleaser() *releaser { return &releaser{done: make(chan struct{}, 1)} }
+
+func (r *releaser) Get(n int) *[]byte { b := make([]byte, n); return &b }
+
+// Put never blocks (it runs in gRPC's writer).
+func (r *releaser) Put(*[]byte) {
+	select {
+	case r.done <- struct{}{}:
+	default:
+	}
+}
+
+// errPeerDead tells Send to report the peer's cause of death.
+var errPeerDead = errors.New("peer dead")
+
+// resetStream cancels the stream; the next send opens a new one. p.sendMu held.
+func (p *peer) resetStream() {
+	if p.stCancel != nil {
+		p.stCancel()
+	}
+	p.st, p.stCancel = nil, nil
+}
+
+// endStream half-closes the stream and waits, until ctx ends, for the
+// receiver's answer: then every frame sent before is queued at the
+// receiver. A Send in progress is cut off instead.
+func (p *peer) endStream(ctx context.Context) {
+	if !p.sendMu.TryLock() {
+		p.cancel() // unblocks the Send, which sees the transport closed
+		return
+	}
+	defer p.sendMu.Unlock()
+	if p.st == nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := p.st.CloseSend(); err == nil {
+			p.st.RecvMsg(new(ringpb.Closed))
+		}
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		p.stCancel()
+		<-done
+	}
+	p.resetStream()
 }
 
 // sendAbort sends an abort message as a unary call: it has its own stream,

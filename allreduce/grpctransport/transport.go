@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/experimental"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/craftml/craft/allreduce"
@@ -26,7 +27,8 @@ type Transport struct {
 	addr  string
 	srv   *grpc.Server
 	codec *frameCodec
-	pool  *bufPool // send buffers: one frame of the largest payload each
+	pool  *bufPool  // send buffers of the payloads Send copies
+	recv  *recvPool // gRPC's receive buffers
 
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -54,6 +56,10 @@ type Transport struct {
 
 type fence struct{ run, gen uint64 }
 
+// maxAbortBytes is the room for an abort's payload (the Ring's reason)
+// when MaxPayloadBytes is smaller.
+const maxAbortBytes = 1 << 10
+
 var _ allreduce.Transport = (*Transport)(nil)
 
 // New listens on cfg.ListenAddr and serves the ring service there.
@@ -80,7 +86,8 @@ func NewListener(ln net.Listener, cfg Config) (*Transport, error) {
 		log:       cfg.Logger,
 		addr:      cfg.AdvertiseAddr,
 		codec:     newFrameCodec(),
-		pool:      newBufPool(cfg.MaxPayloadBytes),
+		pool:      newBufPool(zeroCopyMin),
+		recv:      new(recvPool),
 		closed:    make(chan struct{}),
 		serveDone: make(chan struct{}),
 		byAddr:    map[string]*peer{},
@@ -95,7 +102,7 @@ func NewListener(ln net.Listener, cfg Config) (*Transport, error) {
 	t.frames.New = func() any { return new(inFrame) }
 	t.srv = grpc.NewServer(
 		grpc.ForceServerCodecV2(t.codec),
-		grpc.MaxRecvMsgSize(cfg.MaxPayloadBytes+maxHeaderLen),
+		grpc.MaxRecvMsgSize(max(cfg.MaxPayloadBytes, maxAbortBytes)+maxHeaderLen),
 		grpc.InitialWindowSize(cfg.StreamWindowBytes),
 		grpc.InitialConnWindowSize(cfg.ConnWindowBytes),
 		grpc.WriteBufferSize(cfg.WriteBufferBytes),
@@ -103,6 +110,7 @@ func NewListener(ln net.Listener, cfg Config) (*Transport, error) {
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: cfg.KeepaliveTime, Timeout: cfg.KeepaliveTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: cfg.KeepaliveTime, PermitWithoutStream: true}),
 		grpc.WaitForHandlers(true),
+		experimental.BufferPool(t.recv),
 	)
 	ringpb.RegisterRingServer(t.srv, &service{t: t})
 	go func() {
@@ -185,9 +193,13 @@ func (t *Transport) Send(ctx context.Context, to int, h allreduce.Header, payloa
 	if err != nil {
 		return err
 	}
-	if len(payload) > t.cfg.MaxPayloadBytes {
-		return fmt.Errorf("grpctransport: send %d bytes to rank %d (%s): %w (MaxPayloadBytes %d)",
-			len(payload), to, p.addr, allreduce.ErrMessageTooLarge, t.cfg.MaxPayloadBytes)
+	limit := t.cfg.MaxPayloadBytes
+	if h.Kind == allreduce.KindAbort {
+		limit = max(limit, maxAbortBytes)
+	}
+	if len(payload) > limit {
+		return fmt.Errorf("grpctransport: send %d bytes to rank %d (%s): %w (limit %d)",
+			len(payload), to, p.addr, allreduce.ErrMessageTooLarge, limit)
 	}
 	fh := frameHeader{Run: h.Run, Generation: h.Gen, Step: h.Step, Sender: h.From, Segment: h.Seg, Kind: uint32(h.Kind)}
 	if h.Kind == allreduce.KindAbort {
@@ -196,24 +208,15 @@ func (t *Transport) Send(ctx context.Context, to int, h allreduce.Header, payloa
 	if p.isDead() {
 		return t.lost(to, p.err())
 	}
-	buf := encodeFrame(t.pool, fh, payload)
-	select {
-	case p.sendq <- buf:
+	switch err := p.send(ctx, fh, payload); {
+	case err == nil:
 		return nil
-	default:
-	}
-	select {
-	case p.sendq <- buf:
-		return nil
-	case <-ctx.Done():
-		buf.Free()
-		return fmt.Errorf("grpctransport: send to rank %d (%s): %w", to, p.addr, ctx.Err())
-	case <-t.closed:
-		buf.Free()
-		return allreduce.ErrClosed
-	case <-p.dead:
-		buf.Free()
+	case errors.Is(err, errPeerDead):
 		return t.lost(to, p.err())
+	case errors.Is(err, allreduce.ErrClosed):
+		return err
+	default:
+		return fmt.Errorf("grpctransport: send to rank %d (%s): %w", to, p.addr, err)
 	}
 }
 
@@ -233,9 +236,6 @@ func (t *Transport) Recv(ctx context.Context, from int, dst []byte) (allreduce.H
 				err = &allreduce.PeerError{Rank: from, Addr: p.addr, Err: err}
 			}
 			return h, n, err
-		}
-		if cause := in.lostErr(); cause != nil {
-			return allreduce.Header{}, 0, t.lost(from, cause)
 		}
 		select {
 		case <-in.notify:
@@ -294,8 +294,11 @@ func (t *Transport) putFrame(f *inFrame) {
 	t.frames.Put(f)
 }
 
-// Close implements allreduce.Transport: it cancels every stream and call,
-// closes the connections and the listener, and waits for its goroutines.
+// Close implements allreduce.Transport. Blocked and later calls fail with
+// ErrClosed at once; the data messages already sent are then written out
+// and acknowledged by their receivers (for at most a second: a peer that
+// does not read is cut off), the connections and the listener are closed,
+// and Close waits for its goroutines.
 func (t *Transport) Close() error {
 	t.closeOnce.Do(func() {
 		close(t.closed)
@@ -303,6 +306,14 @@ func (t *Transport) Close() error {
 		peers := t.byAddr
 		t.byAddr = nil
 		t.mu.Unlock()
+		// Let what was sent before Close reach the peers (bounded), then cut.
+		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+		var wg sync.WaitGroup
+		for _, p := range peers {
+			wg.Go(func() { p.endStream(ctx) })
+		}
+		wg.Wait()
+		cancel()
 		for _, p := range peers {
 			p.close()
 		}

@@ -443,17 +443,6 @@ func runAllReduceRank(ctx context.Context, w io.Writer, rank int, peers []string
 	tcfg := grpctransport.DefaultConfig()
 	tcfg.MaxPayloadBytes = o.SegmentBytes
 	tcfg.AdvertiseAddr = peers[rank]
-	envInt := func(k string, d int) int {
-		if v, err := strconv.Atoi(os.Getenv(k)); err == nil {
-			return v
-		}
-		return d
-	}
-	tcfg.StreamWindowBytes = int32(envInt("XW", int(tcfg.StreamWindowBytes)))
-	tcfg.ConnWindowBytes = int32(envInt("XCW", int(tcfg.ConnWindowBytes)))
-	tcfg.WriteBufferBytes = envInt("XWB", tcfg.WriteBufferBytes)
-	tcfg.ReadBufferBytes = envInt("XRB", tcfg.ReadBufferBytes)
-	tcfg.RecvQueueMessages = envInt("XRQ", tcfg.RecvQueueMessages)
 	tr, err := grpctransport.NewListener(ln, tcfg)
 	if err != nil {
 		return err

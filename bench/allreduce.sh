@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Craft's ring all-reduce against PyTorch's gloo all-reduce, in the same run.
+#
+#   bench/allreduce.sh [--ranks 2,3,4] [--sizes 4K,64K,1M,16M,64M] [--iters N] [--wire float32]
+#
+# Builds craft, then for the same rank counts and sizes runs
+#   craft bench allreduce   (n craft processes on 127.0.0.1, gRPC ring; it also
+#                            measures one TCP stream over 127.0.0.1: the link)
+#   bench/gloo_allreduce.py (n Python processes, torch.distributed gloo)
+# with the same timing method (per iteration a barrier, then the slowest
+# rank's time; the median over iterations) and prints both busbw and the
+# Craft/gloo ratio per size and rank count. The machine is shared: the two
+# run back to back, so compare the ratio, and repeat.
+#
+# Needs Debian's python3-torch (apt-get install -y python3-torch) as
+# /usr/bin/python3; PyTorch runs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
+# unset and one OpenBLAS thread (DESIGN.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ranks=2,3,4
+sizes=4K,64K,1M,16M,64M
+iters=0
+wire=float32
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--ranks) ranks=$2; shift 2 ;;
+	--sizes) sizes=$2; shift 2 ;;
+	--iters) iters=$2; shift 2 ;;
+	--wire) wire=$2; shift 2 ;;
+	*) echo "usage: $0 [--ranks 2,3,4] [--sizes 4K,...] [--iters N] [--wire float32|bfloat16|float16]" >&2; exit 2 ;;
+	esac
+done
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+go build -o "$tmp/craft" ./cmd/craft
+
+echo "# bench/allreduce.sh --ranks $ranks --sizes $sizes --iters $iters --wire $wire ($(date -u +%FT%TZ), $(nproc) cores)"
+"$tmp/craft" bench allreduce --ranks "$ranks" --sizes "$sizes" --iters "$iters" --wire "$wire" --json >"$tmp/craft.json"
+env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
+	/usr/bin/python3 bench/gloo_allreduce.py --ranks "$ranks" --sizes "$sizes" --iters "$iters" --json >"$tmp/gloo.json"
+
+/usr/bin/python3 - "$tmp/craft.json" "$tmp/gloo.json" <<'EOF'
+import json, sys
+craft = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+gloo = {(r["ranks"], r["bytes"]): r for r in (json.loads(l) for l in open(sys.argv[2]) if l.startswith("{"))}
+link = max((r.get("link", 0) for r in craft), default=0)
+if link:
+    print("# link: one TCP stream over 127.0.0.1 between two processes: %.3f GB/s" % link)
+print("# busbw in GB/s (1e9 B/s); time = median over iterations of the slowest rank")
+print("%5s %8s %12s %12s %12s %12s %10s %10s" % ("ranks", "size", "craft(us)", "gloo(us)", "craft busbw", "gloo busbw", "craft/gloo", "craft/link"))
+def fmt(b):
+    for unit, m in (("M", 1 << 20), ("K", 1 << 10)):
+        if b >= m and b % m == 0:
+            return "%d%s" % (b // m, unit)
+    return str(b)
+for r in craft:
+    g = gloo.get((r["ranks"], r["bytes"]))
+    if g is None:
+        continue
+    print("%5d %8s %12.1f %12.1f %12.3f %12.3f %10.2f %10s" % (
+        r["ranks"], fmt(r["bytes"]), r["time_us"], g["time_us"], r["busbw"], g["busbw"],
+        r["busbw"] / g["busbw"] if g["busbw"] else float("nan"),
+        "%.2f" % (r["busbw"] / link) if link else "-"))
+EOF
