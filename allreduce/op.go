@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // Op is one bucketed operation, returned by Ring.Start. Submit may be called
@@ -25,7 +24,7 @@ type Op struct {
 	r      *Ring
 	tag    Tag
 	parent context.Context
-	octx   opCtx
+	octx   *opCtx
 
 	run          uint64
 	n, rank      int
@@ -80,7 +79,7 @@ func (o *Op) init(r *Ring) {
 	o.progress = make(chan struct{}, 1)
 	o.loopsDone = make(chan struct{}, 1)
 	o.finished = make(chan struct{}, 1)
-	o.octx.done = make(chan struct{})
+	o.octx = newOpCtx()
 }
 
 // reset prepares the reused Op for a new operation. r.mu held.
@@ -98,10 +97,8 @@ func (o *Op) reset(ctx context.Context, tag Tag, total int, m *Membership, block
 	o.loops.Store(2)
 	o.failure, o.settled = failure{}, false
 	if o.octx.isDone() {
-		o.octx.done = make(chan struct{})
+		o.octx = newOpCtx() // a spent one is never reused: others may hold it
 	}
-	o.octx.parent = ctx
-	o.octx.failed.Store(false)
 	for _, c := range []chan struct{}{o.sendKick, o.recvKick, o.progress} {
 		select {
 		case <-c:
@@ -310,7 +307,7 @@ func (o *Op) runSend() {
 					encode(w, payload, seg)
 				}
 				h.Seg = uint32(slot)
-				if err := r.t.Send(&o.octx, o.next, h, payload); err != nil {
+				if err := r.t.Send(o.octx, o.next, h, payload); err != nil {
 					o.failTransportLink(o.next, err, true)
 					return
 				}
@@ -360,7 +357,7 @@ func (o *Op) runRecv() {
 				if direct {
 					dst = bytesOf(seg)
 				}
-				h, size, err := r.t.Recv(&o.octx, o.prev, dst)
+				h, size, err := r.t.Recv(o.octx, o.prev, dst)
 				if err != nil {
 					o.failTransport(o.prev, err)
 					return
@@ -479,34 +476,4 @@ func decodeAbort(p []byte) (culprit int, code byte, reason string) {
 		return -1, abortOther, "malformed abort"
 	}
 	return int(binary.LittleEndian.Uint32(p)), p[4], string(p[5:])
-}
-
-// opCtx is the context an operation passes to the Transport: it ends when
-// the operation fails (its own cancel) and otherwise carries the caller's
-// deadline and values. The caller's cancellation reaches it through the
-// Ring's supervisor goroutine. Reused across operations so that a
-// successful operation allocates nothing.
-type opCtx struct {
-	parent context.Context
-	done   chan struct{}
-	failed atomic.Bool
-}
-
-func (c *opCtx) Deadline() (time.Time, bool) { return c.parent.Deadline() }
-func (c *opCtx) Done() <-chan struct{}       { return c.done }
-func (c *opCtx) Value(key any) any           { return c.parent.Value(key) }
-
-func (c *opCtx) Err() error {
-	if c.failed.Load() {
-		return context.Canceled
-	}
-	return nil
-}
-
-func (c *opCtx) isDone() bool { return c.failed.Load() }
-
-func (c *opCtx) cancel() {
-	if c.failed.CompareAndSwap(false, true) {
-		close(c.done)
-	}
 }
