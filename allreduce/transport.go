@@ -68,7 +68,8 @@ import (
 // # Failures, cancellation and Close
 //
 // Send and Recv return within 100 ms of ctx being done, with an error
-// wrapping ctx.Err(). When the peer's endpoint is closed, its process dies or
+// wrapping ctx.Err(), and do not use ctx after they return (the Ring reuses
+// its contexts; context.AfterFunc with a stop before returning is fine). When the peer's endpoint is closed, its process dies or
 // its connection breaks, Send to it and Recv from it return an error wrapping
 // ErrPeerLost (use errors.As with *PeerError to find the rank); a Recv still
 // returns the messages that arrived before the loss. Losing a peer does not
