@@ -74,8 +74,9 @@ func TestGPTGradGo(t *testing.T) {
 	if !useAVX2 {
 		t.Skip("the Go kernels already ran in TestGPTGrad")
 	}
-	useAVX2 = false
-	defer func() { useAVX2 = true }()
+	avx512 := useAVX512
+	useAVX2, useAVX512 = false, false
+	defer func() { useAVX2, useAVX512 = true, avx512 }()
 	g, err := NewGPT(tinyGPT(true, 0.1))
 	if err != nil {
 		t.Fatal(err)

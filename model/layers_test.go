@@ -143,9 +143,15 @@ func TestAttentionGrad(t *testing.T) {
 		drop bool
 		T    int
 		C    int
-	}{{false, 5, 8}, {true, 5, 8}, {true, 37, 8}, {false, 8, 64}, {true, 36, 64}} {
-		drop, T, C := tc.drop, tc.T, tc.C // C 64: head size 32, the AVX-512 path
-		t.Run(fmt.Sprintf("dropout=%v,T=%d,C=%d", drop, T, C), func(t *testing.T) {
+		gemmOnly bool
+	}{{false, 5, 8, false}, {true, 5, 8, false}, {true, 37, 8, false}, {false, 8, 64, false}, {true, 36, 64, false}, {true, 36, 64, true}} {
+		drop, T, C := tc.drop, tc.T, tc.C // C 64: head size 32, the AVX-512 path unless gemmOnly
+		t.Run(fmt.Sprintf("dropout=%v,T=%d,C=%d,gemmOnly=%v", drop, T, C, tc.gemmOnly), func(t *testing.T) {
+			if tc.gemmOnly {
+				avx512 := useAVX512
+				useAVX512 = false
+				defer func() { useAVX512 = avx512 }()
+			}
 			rng := rand.New(rand.NewPCG(11, 12))
 			const B, NH = 2, 2
 			qkv := randSlice(rng, B*T*3*C, 1)

@@ -2,7 +2,8 @@
 
 package model
 
-const (
+// Variables, not constants, so tests can switch paths on every platform.
+var (
 	useAVX2   = false
 	useAVX512 = false
 )
