@@ -140,9 +140,9 @@ func TestReLUGrad(t *testing.T) {
 
 func TestAttentionGrad(t *testing.T) {
 	for _, tc := range []struct {
-		drop bool
-		T    int
-		C    int
+		drop     bool
+		T        int
+		C        int
 		gemmOnly bool
 	}{{false, 5, 8, false}, {true, 5, 8, false}, {true, 37, 8, false}, {false, 8, 64, false}, {true, 36, 64, false}, {true, 36, 64, true}} {
 		drop, T, C := tc.drop, tc.T, tc.C // C 64: head size 32, the AVX-512 path unless gemmOnly
