@@ -178,8 +178,12 @@ const zeroCopyMin = 16 << 10
 
 // releaseGrace bounds the wait for gRPC to let go of a payload after a
 // failure or a cancellation (see waitRelease); it fits in the 100 ms within
-// which a cancelled Send must return.
-const releaseGrace = 60 * time.Millisecond
+// which a cancelled Send must return. deadGrace is the shorter bound once
+// the connection is known dead: its writer exits within microseconds.
+const (
+	releaseGrace = 60 * time.Millisecond
+	deadGrace    = 10 * time.Millisecond
+)
 
 // send writes one data frame to the peer's stream, opening the stream first
 // if needed, in the caller's goroutine (no hand-off to another). A payload
@@ -250,7 +254,7 @@ func (p *peer) send(ctx context.Context, h frameHeader, payload []byte) error {
 		return allreduce.ErrClosed
 	case <-p.dead:
 		p.resetStream()
-		p.waitRelease(releaseGrace)
+		p.waitRelease(deadGrace)
 		return errPeerDead
 	}
 }

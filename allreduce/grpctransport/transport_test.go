@@ -1,0 +1,250 @@
+package grpctransport
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/craftml/craft/allreduce"
+)
+
+const testRun = 0x7e57
+
+// pair returns two transports configured as ranks 0 and 1 of generation gen.
+func pair(t *testing.T, gen uint64) (a, b *Transport) {
+	t.Helper()
+	ts := newCluster(t, 2)
+	a, b = ts[0].(*Transport), ts[1].(*Transport)
+	peers := []string{a.Addr(), b.Addr()}
+	for r, tr := range []*Transport{a, b} {
+		if err := tr.Configure(context.Background(), allreduce.Membership{Run: testRun, Gen: gen, Rank: r, Peers: peers}); err != nil {
+			t.Fatalf("Configure(rank %d) = %v; want nil", r, err)
+		}
+	}
+	return a, b
+}
+
+// TestStaleRefusedOnArrival checks that messages of an older generation or
+// another run are dropped by the receiving server as they arrive (counted,
+// never queued), whatever their size, and that the current ones around them
+// arrive intact and in order.
+func TestStaleRefusedOnArrival(t *testing.T) {
+	a, b := pair(t, 5)
+	ctx := context.Background()
+	big := make([]byte, 100<<10) // sent without a copy
+	for i := range big {
+		big[i] = byte(i)
+	}
+	sends := []struct {
+		name    string
+		run     uint64
+		gen     uint64
+		payload []byte
+		fresh   bool
+	}{
+		{"old generation", testRun, 4, []byte("stale"), false},
+		{"current", testRun, 5, []byte("one"), true},
+		{"old generation, zero copy", testRun, 1, big, false},
+		{"other run", testRun + 1, 5, []byte("alien"), false},
+		{"current, zero copy", testRun, 5, big, true},
+		{"other run, newer generation", testRun + 1, 9, []byte("alien"), false},
+	}
+	for i, s := range sends {
+		h := allreduce.Header{Run: s.run, Gen: s.gen, Step: uint64(i)}
+		if err := a.Send(ctx, 1, h, s.payload); err != nil {
+			t.Fatalf("Send(%s) = %v; want nil", s.name, err)
+		}
+	}
+	dst := make([]byte, len(big))
+	for i, s := range sends {
+		if !s.fresh {
+			continue
+		}
+		h, n, err := b.Recv(ctx, 0, dst)
+		if err != nil || h.Step != uint64(i) || string(dst[:n]) != string(s.payload) {
+			t.Fatalf("Recv = %v, %d bytes, %v; want step %d (%s), %d bytes", h, n, err, i, s.name, len(s.payload))
+		}
+	}
+	// The stale ones were refused on arrival, not merely skipped by Recv.
+	deadline := time.Now().Add(2 * time.Second)
+	for b.refused.Load() != 4 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := b.refused.Load(); got != 4 {
+		t.Errorf("refused = %d; want 4 (two older generations, two other runs)", got)
+	}
+	in := b.inboxes[0]
+	in.mu.Lock()
+	queued := in.n
+	in.mu.Unlock()
+	if queued != 0 {
+		t.Errorf("%d messages still queued; want 0", queued)
+	}
+}
+
+// TestConfigureDropsHeldAndReusesServer checks that messages queued before a
+// new generation are dropped by Configure, and that the server, its address
+// and the connections survive the change of generation.
+func TestConfigureDropsHeldAndReusesServer(t *testing.T) {
+	a, b := pair(t, 1)
+	ctx := context.Background()
+	if err := a.Send(ctx, 1, allreduce.Header{Run: testRun, Gen: 1}, []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until it is queued at b.
+	in := b.inboxes[0]
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		in.mu.Lock()
+		n := in.n
+		in.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the message never reached b")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	addr, peer := b.Addr(), a.peers[1]
+	peers := []string{a.Addr(), b.Addr()}
+	for r, tr := range []*Transport{a, b} {
+		if err := tr.Configure(ctx, allreduce.Membership{Run: testRun, Gen: 2, Rank: r, Peers: peers}); err != nil {
+			t.Fatalf("Configure(gen 2, rank %d) = %v", r, err)
+		}
+	}
+	if b.Addr() != addr || a.peers[1] != peer {
+		t.Errorf("after Configure: addr %s, peer %p; want the same server %s and connection %p", b.Addr(), a.peers[1], addr, peer)
+	}
+	if err := a.Send(ctx, 1, allreduce.Header{Run: testRun, Gen: 2}, []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	dst := make([]byte, 8)
+	h, n, err := b.Recv(ctx, 0, dst)
+	if err != nil || h.Gen != 2 || string(dst[:n]) != "new" {
+		t.Fatalf("Recv = %v %q, %v; want gen 2 \"new\" (gen 1 dropped by Configure)", h, dst[:n], err)
+	}
+}
+
+// kill stops tr's gRPC server and listener abruptly, as a crash would: no
+// goodbye on the streams, the sockets just close.
+func kill(tr *Transport) { tr.srv.Stop() }
+
+// TestKilledPeer checks that a peer whose server dies abruptly ends a
+// blocked Recv and a blocked Send on the survivor within 100 ms, with an
+// error naming the peer's rank and address.
+func TestKilledPeer(t *testing.T) {
+	a, b := pair(t, 1)
+	ctx := context.Background()
+	// Prime the data stream a -> b, then fill it until Send blocks.
+	if err := a.Send(ctx, 1, allreduce.Header{Run: testRun, Gen: 1}, make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	recvDone := make(chan error, 1)
+	go func() {
+		_, _, err := a.Recv(ctx, 1, make([]byte, 64))
+		recvDone <- err
+	}()
+	sendDone := make(chan error, 1)
+	go func() {
+		chunk := make([]byte, 200<<10)
+		for {
+			if err := a.Send(ctx, 1, allreduce.Header{Run: testRun, Gen: 1}, chunk); err != nil {
+				sendDone <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(100 * time.Millisecond) // let the link fill and both calls block
+	select {
+	case err := <-recvDone:
+		t.Fatalf("Recv returned %v before the peer died", err)
+	default:
+	}
+	at := time.Now()
+	kill(b)
+	for name, done := range map[string]chan error{"Recv": recvDone, "Send": sendDone} {
+		select {
+		case err := <-done:
+			took := time.Since(at)
+			var pe *allreduce.PeerError
+			if !errors.Is(err, allreduce.ErrPeerLost) || !errors.As(err, &pe) || pe.Rank != 1 || pe.Addr != b.Addr() ||
+				!strings.Contains(err.Error(), b.Addr()) {
+				t.Errorf("%s after the peer died = %v; want ErrPeerLost naming rank 1 (%s)", name, err, b.Addr())
+			}
+			if took > 100*time.Millisecond {
+				t.Errorf("%s returned %v after the peer died; want <= 100ms", name, took)
+			}
+			t.Logf("%s returned %v after the peer died: %v", name, took, err)
+		case <-time.After(2 * time.Second):
+			t.Fatalf("%s still blocked 2s after the peer died", name)
+		}
+	}
+}
+
+// TestUnreachablePeer checks that a peer that cannot be reached at all (a
+// new connection to it is refused) counts as lost, rather than blocking Send
+// until the context ends.
+func TestUnreachablePeer(t *testing.T) {
+	a, b := pair(t, 1)
+	kill(b) // its address now refuses connections
+	for deadline := time.Now().Add(2 * time.Second); !a.peers[1].isDead(); {
+		if time.Now().After(deadline) {
+			t.Fatal("a never noticed that b died")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	peers := []string{a.Addr(), b.Addr()}
+	if err := a.Configure(context.Background(), allreduce.Membership{Run: testRun, Gen: 2, Rank: 0, Peers: peers}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := a.Send(ctx, 1, allreduce.Header{Run: testRun, Gen: 2}, []byte("x"))
+	var pe *allreduce.PeerError
+	if !errors.Is(err, allreduce.ErrPeerLost) || !errors.As(err, &pe) || pe.Rank != 1 {
+		t.Fatalf("Send to an unreachable peer = %v; want ErrPeerLost naming rank 1", err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name  string
+		edit  func(*Config)
+		field string
+	}{
+		{"default", func(*Config) {}, ""},
+		{"payload", func(c *Config) { c.MaxPayloadBytes = 0 }, "MaxPayloadBytes"},
+		{"queue", func(c *Config) { c.RecvQueueMessages = 0 }, "RecvQueueMessages"},
+		{"window", func(c *Config) { c.StreamWindowBytes = 1024 }, "StreamWindowBytes"},
+		{"conn window", func(c *Config) { c.ConnWindowBytes = c.StreamWindowBytes - 1 }, "ConnWindowBytes"},
+		{"keepalive", func(c *Config) { c.KeepaliveTime = 0 }, "KeepaliveTime"},
+		{"keepalive timeout", func(c *Config) { c.KeepaliveTimeout = -1 }, "KeepaliveTimeout"},
+		{"write buffer", func(c *Config) { c.WriteBufferBytes = -1 }, "WriteBufferBytes"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tc.edit(&c)
+			err := c.Validate()
+			if tc.field == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v; want nil", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.field) {
+				t.Fatalf("Validate() = %v; want an error naming %s", err, tc.field)
+			}
+		})
+	}
+}
+
+func TestSendTooLarge(t *testing.T) {
+	a, _ := pair(t, 1)
+	err := a.Send(context.Background(), 1, allreduce.Header{Run: testRun, Gen: 1}, make([]byte, a.cfg.MaxPayloadBytes+1))
+	if !errors.Is(err, allreduce.ErrMessageTooLarge) {
+		t.Fatalf("Send(MaxPayloadBytes+1) = %v; want ErrMessageTooLarge", err)
+	}
+}
