@@ -34,18 +34,6 @@ func BenchmarkExpf(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(x)), "ns/elem")
 }
 
-func BenchmarkTanhf(b *testing.B) {
-	x := randSlice(rand.New(rand.NewPCG(1, 1)), 4096, 3)
-	cpuLoop(b, func() {
-		var s float32
-		for _, v := range x {
-			s += tanhf(v)
-		}
-		sink = s
-	})
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(x)), "ns/elem")
-}
-
 func BenchmarkGELU(b *testing.B) {
 	const n = 12 * 64 * 512
 	rng := rand.New(rand.NewPCG(1, 1))
