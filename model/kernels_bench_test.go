@@ -210,3 +210,24 @@ func BenchmarkLinearGemm(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkComb times attention's P·V for one head (T=64, hs=32, no causal
+// skipping) through comb4, to set against BenchmarkAttentionGemm/a·v.
+func BenchmarkComb(b *testing.B) {
+	if !useAVX512 {
+		b.Skip("no AVX-512")
+	}
+	const T, hs, c3, c = 64, 32, 384, 128
+	rng := rand.New(rand.NewPCG(1, 1))
+	qkv, a := randSlice(rng, T*c3, 1), randSlice(rng, T*T, 1)
+	out := make([]float32, T*c)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	c0 := threadCPU()
+	for b.Loop() {
+		for i0 := 0; i0 < T; i0 += 4 {
+			comb4(out[i0*c:], c, a[i0*T:], T, 1, qkv[2*c:], c3, T, hs, false)
+		}
+	}
+	b.ReportMetric(2*T*T*hs*float64(b.N)/float64((threadCPU()-c0).Nanoseconds()), "GFLOP/cpu-s")
+}
