@@ -38,3 +38,19 @@ func TestConformanceFakeNetwork(t *testing.T) {
 	cfg.Seed = 42
 	allreducetest.RunWith(t, memCluster(cfg), allreducetest.Options{SkipLarge: true})
 }
+
+// plainTransport hides the optional interfaces (Lender) of a Transport.
+type plainTransport struct{ allreduce.Transport }
+
+// TestConformanceCopyRecv runs the suite with Recv's copying path, the one
+// transports without allreduce.Lender take.
+func TestConformanceCopyRecv(t *testing.T) {
+	mem := memCluster(allreduce.DefaultMemConfig())
+	allreducetest.RunWith(t, func(t testing.TB, n int) []allreduce.Transport {
+		ts := mem(t, n)
+		for i := range ts {
+			ts[i] = plainTransport{ts[i]}
+		}
+		return ts
+	}, allreducetest.Options{SkipLarge: true})
+}

@@ -171,14 +171,28 @@ func (l *memLink) getBuf(size int) []byte {
 	return make([]byte, size)
 }
 
-// popData removes the head data message and recycles its buffer. l.mu held.
-func (l *memLink) popData() {
-	m := &l.buf[l.head]
-	l.free = append(l.free, m.p)
-	*m = memMsg{}
+// popData removes the head data message and returns it; its buffer goes
+// back with recycle once read. l.mu held.
+func (l *memLink) popData() memMsg {
+	m := l.buf[l.head]
+	l.buf[l.head] = memMsg{}
 	l.head = (l.head + 1) % len(l.buf)
 	l.n--
 	kick(l.writable)
+	return m
+}
+
+// recycle returns a delivered message's payload buffer for reuse.
+func (l *memLink) recycle(m memMsg) {
+	l.mu.Lock()
+	l.recycleLocked(m)
+	l.mu.Unlock()
+}
+
+func (l *memLink) recycleLocked(m memMsg) {
+	if m.p != nil {
+		l.free = append(l.free, m.p)
+	}
 }
 
 // purge drops queued messages of another run or older than gen.
@@ -199,7 +213,7 @@ func (l *memLink) purge(run, gen uint64) {
 		if h.Run == run && h.Gen >= gen {
 			break
 		}
-		l.popData()
+		l.recycleLocked(l.popData())
 	}
 }
 
@@ -332,18 +346,45 @@ func (t *MemTransport) Send(ctx context.Context, to int, h Header, payload []byt
 
 // Recv implements Transport.
 func (t *MemTransport) Recv(ctx context.Context, from int, dst []byte) (Header, int, error) {
+	m, err := t.next(ctx, from)
+	if err != nil {
+		return m.h, 0, err
+	}
+	n := copy(dst, m.p)
+	t.in[from].recycle(m)
+	if n < len(m.p) {
+		return m.h, n, t.tooLarge(from, m.h, len(m.p), len(dst))
+	}
+	return m.h, n, nil
+}
+
+// RecvLend implements Lender: use reads the queued payload itself.
+func (t *MemTransport) RecvLend(ctx context.Context, from int, use func(Header, []byte) error) error {
+	m, err := t.next(ctx, from)
+	if err != nil {
+		return err
+	}
+	defer t.in[from].recycle(m)
+	return use(m.h, m.p)
+}
+
+var _ Lender = (*MemTransport)(nil)
+
+// next waits for the next deliverable message from rank from and removes it
+// from its queue; the caller hands it back with recycle.
+func (t *MemTransport) next(ctx context.Context, from int) (memMsg, error) {
 	if t.isClosed() {
-		return Header{}, 0, ErrClosed
+		return memMsg{}, ErrClosed
 	}
 	if !t.configured {
-		return Header{}, 0, ErrNotConfigured
+		return memMsg{}, ErrNotConfigured
 	}
 	if from < 0 || from >= len(t.peers) {
-		return Header{}, 0, fmt.Errorf("%w: rank %d outside [0, %d)", ErrInvalidMembership, from, len(t.peers))
+		return memMsg{}, fmt.Errorf("%w: rank %d outside [0, %d)", ErrInvalidMembership, from, len(t.peers))
 	}
 	p := t.peers[from]
 	if p == nil {
-		return Header{}, 0, t.lost(from)
+		return memMsg{}, t.lost(from)
 	}
 	l := t.in[from]
 	var timer *time.Timer
@@ -358,14 +399,14 @@ func (t *MemTransport) Recv(ctx context.Context, from int, dst []byte) (Header, 
 		// data written to a socket before it is closed.
 		lost := p.isClosed()
 		l.mu.Lock()
-		h, n, err, done, wait := t.take(l, from, dst)
+		m, err, done, wait := t.take(l, from)
 		l.mu.Unlock()
 		if done {
-			return h, n, err
+			return m, err
 		}
 		if lost {
 			if wait == 0 {
-				return Header{}, 0, t.lost(from)
+				return memMsg{}, t.lost(from)
 			}
 			peerClosed = nil
 		}
@@ -382,64 +423,54 @@ func (t *MemTransport) Recv(ctx context.Context, from int, dst []byte) (Header, 
 		case <-l.readable:
 		case <-wake:
 		case <-ctx.Done():
-			return Header{}, 0, fmt.Errorf("allreduce: receive from rank %d: %w", from, ctx.Err())
+			return memMsg{}, fmt.Errorf("allreduce: receive from rank %d: %w", from, ctx.Err())
 		case <-t.closed:
-			return Header{}, 0, ErrClosed
+			return memMsg{}, ErrClosed
 		case <-peerClosed:
 		}
 	}
 }
 
-// take delivers the next deliverable message of l, if any. l.mu held. It
+// take removes the next deliverable message of l, if any. l.mu held. It
 // returns done=false and how long to wait when the next message is not
-// visible yet (0: nothing queued).
-func (t *MemTransport) take(l *memLink, from int, dst []byte) (h Header, n int, err error, done bool, wait time.Duration) {
+// visible yet (0: nothing queued). A message of a newer generation stays
+// queued and is reported with an error.
+func (t *MemTransport) take(l *memLink, from int) (m memMsg, err error, done bool, wait time.Duration) {
 	run, gen := t.m.Run, t.m.Gen
 	for len(l.aborts) > 0 {
-		m := l.aborts[0]
+		a := l.aborts[0]
 		switch {
-		case m.h.Run != run || m.h.Gen < gen:
+		case a.h.Run != run || a.h.Gen < gen:
 			l.aborts = l.aborts[1:]
 			continue
-		case m.h.Gen > gen:
-			return m.h, 0, t.future(from, m.h), true, 0
+		case a.h.Gen > gen:
+			return memMsg{h: a.h}, t.future(from, a.h), true, 0
 		}
-		if d := time.Until(m.visible); !m.visible.IsZero() && d > 0 {
+		if d := time.Until(a.visible); !a.visible.IsZero() && d > 0 {
 			wait = d
 			break
 		}
 		l.aborts = l.aborts[1:]
-		n = copy(dst, m.p)
-		if n < len(m.p) {
-			return m.h, n, t.tooLarge(from, m.h, len(m.p), len(dst)), true, 0
-		}
-		return m.h, n, nil, true, 0
+		return a, nil, true, 0
 	}
 	for l.n > 0 {
-		m := &l.buf[l.head]
+		head := l.buf[l.head]
 		switch {
-		case m.h.Run != run || m.h.Gen < gen:
-			l.popData()
+		case head.h.Run != run || head.h.Gen < gen:
+			l.recycleLocked(l.popData())
 			continue
-		case m.h.Gen > gen:
-			return m.h, 0, t.future(from, m.h), true, 0
+		case head.h.Gen > gen:
+			return memMsg{h: head.h}, t.future(from, head.h), true, 0
 		}
-		if d := time.Until(m.visible); !m.visible.IsZero() && d > 0 {
+		if d := time.Until(head.visible); !head.visible.IsZero() && d > 0 {
 			if wait == 0 || d < wait {
 				wait = d
 			}
-			return Header{}, 0, nil, false, wait
+			return memMsg{}, nil, false, wait
 		}
-		h = m.h
-		n = copy(dst, m.p)
-		size := len(m.p)
-		l.popData()
-		if n < size {
-			return h, n, t.tooLarge(from, h, size, len(dst)), true, 0
-		}
-		return h, n, nil, true, 0
+		return l.popData(), nil, true, 0
 	}
-	return Header{}, 0, nil, false, wait
+	return memMsg{}, nil, false, wait
 }
 
 func (t *MemTransport) future(from int, h Header) error {

@@ -46,6 +46,13 @@ type Op struct {
 	submitted int   // elements
 	slots     int64 // message slots taken by the buckets so far
 
+	// The receiver's current slot, for apply.
+	want    Header
+	seg     []float32
+	segStep int
+	direct  bool // the payload was received into seg
+	applyFn func(Header, []byte) error
+
 	failMu  sync.Mutex
 	failure failure
 	settled bool // both loops are done: the outcome is final
@@ -80,6 +87,7 @@ func (o *Op) init(r *Ring) {
 	o.loopsDone = make(chan struct{}, 1)
 	o.finished = make(chan struct{}, 1)
 	o.octx = newOpCtx()
+	o.applyFn = o.apply // bound once: no allocation per message
 }
 
 // reset prepares the reused Op for a new operation. r.mu held.
@@ -164,6 +172,7 @@ func (o *Op) Wait() error {
 		for i := range o.buckets {
 			o.buckets[i].buf = nil // let the caller's buffers go
 		}
+		o.seg = nil
 		o.mu.Unlock()
 	}
 	if err != nil {
@@ -332,9 +341,9 @@ func (o *Op) waitRecv(need int64) bool {
 // and reduces (steps < n-1) or copies (later steps) it into the buffer.
 func (o *Op) runRecv() {
 	r, n, w := o.r, o.n, o.r.cfg.Wire
-	ws := w.Size()
 	scratch := bytesOf(r.recvBuf)
-	want := Header{Kind: KindData, Run: o.run, Gen: o.tag.Gen, Step: o.tag.Step, From: uint32(o.prev)}
+	lender, _ := r.t.(Lender)
+	o.want = Header{Kind: KindData, Run: o.run, Gen: o.tag.Gen, Step: o.tag.Step, From: uint32(o.prev)}
 	for bi := 0; ; bi++ {
 		b, ok := o.bucketAt(bi, o.recvKick)
 		if !ok {
@@ -349,44 +358,70 @@ func (o *Op) runRecv() {
 					continue
 				}
 				slot := b.base + int64(k*S+s)
-				seg := b.buf[lo:hi]
-				// All-gather segments of float32 land in the buffer
-				// directly (one copy less); the room must fit an abort.
-				dst := scratch
-				direct := k >= n-1 && w == WireFloat32 && littleEndian && 4*len(seg) >= maxAbortPayload
-				if direct {
-					dst = bytesOf(seg)
-				}
-				h, size, err := r.t.Recv(o.octx, o.prev, dst)
-				if err != nil {
-					o.failTransport(o.prev, err)
-					return
-				}
-				if h.Kind == KindAbort {
-					o.failAbort(h, dst[:size])
-					return
-				}
-				want.Seg = uint32(slot)
-				if h != want || size != ws*(hi-lo) {
-					o.fail(o.prev, abortProtocol, &PeerError{Rank: o.prev, Addr: o.peers[o.prev],
-						Err: fmt.Errorf("%w: got %v with %d bytes; want %v with %d", ErrProtocol, h, size, want, ws*(hi-lo))})
-					return
-				}
+				o.seg, o.segStep, o.want.Seg = b.buf[lo:hi], k, uint32(slot)
+				var err error
 				switch {
-				case direct:
-				case k < n-2:
-					decodeAdd(w, seg, scratch[:size])
-				case k == n-2: // the sum is complete here: round it as the others will see it
-					decodeAdd(w, seg, scratch[:size])
-					quantize(w, seg)
+				case k >= n-1 && w == WireFloat32 && littleEndian && 4*(hi-lo) >= maxAbortPayload:
+					// All-gather segments of float32 land in the buffer
+					// directly (one copy less); the room fits an abort.
+					dst := bytesOf(o.seg)
+					var h Header
+					var size int
+					if h, size, err = r.t.Recv(o.octx, o.prev, dst); err == nil {
+						o.direct = true
+						err = o.apply(h, dst[:size])
+						o.direct = false
+					}
+				case lender != nil:
+					err = lender.RecvLend(o.octx, o.prev, o.applyFn)
 				default:
-					decodeCopy(w, seg, scratch[:size])
+					var h Header
+					var size int
+					if h, size, err = r.t.Recv(o.octx, o.prev, scratch); err == nil {
+						err = o.apply(h, scratch[:size])
+					}
+				}
+				if err != nil {
+					if err != errStop {
+						o.failTransport(o.prev, err)
+					}
+					return
 				}
 				o.recvDone.Store(slot + 1)
 				kick(o.progress)
 			}
 		}
 	}
+}
+
+// errStop: apply failed the operation itself.
+var errStop = errors.New("allreduce: operation failed")
+
+// apply checks the received message (h, p) against the slot runRecv
+// expects (o.want, o.seg, o.segStep) and reduces or copies it into o.seg. It
+// returns errStop after failing the operation (abort, protocol error).
+func (o *Op) apply(h Header, p []byte) error {
+	if h.Kind == KindAbort {
+		o.failAbort(h, p)
+		return errStop
+	}
+	w := o.r.cfg.Wire
+	if want := w.Size() * len(o.seg); h != o.want || len(p) != want {
+		o.fail(o.prev, abortProtocol, &PeerError{Rank: o.prev, Addr: o.peers[o.prev],
+			Err: fmt.Errorf("%w: got %v with %d bytes; want %v with %d", ErrProtocol, h, len(p), o.want, want)})
+		return errStop
+	}
+	switch k, n := o.segStep, o.n; {
+	case o.direct:
+	case k < n-2:
+		decodeAdd(w, o.seg, p)
+	case k == n-2: // the sum is complete here: round it as the others will see it
+		decodeAdd(w, o.seg, p)
+		quantize(w, o.seg)
+	default:
+		decodeCopy(w, o.seg, p)
+	}
+	return nil
 }
 
 // failAbort turns an abort message from the predecessor into the failure.

@@ -101,6 +101,18 @@ type Transport interface {
 	Close() error
 }
 
+// Lender is implemented by transports that can lend a received payload in
+// place instead of copying it into a caller's buffer; the Ring uses it, when
+// present, for the segments it adds into its buffer (one copy less).
+type Lender interface {
+	// RecvLend is Recv without the copy: it waits for the next message from
+	// rank from, exactly as Recv does (same fencing, order, errors), and
+	// calls use once with its header and payload. The payload is valid only
+	// until use returns; use does not block. RecvLend returns use's error.
+	// Same concurrency rules as Recv (it counts as a Recv from that peer).
+	RecvLend(ctx context.Context, from int, use func(h Header, payload []byte) error) error
+}
+
 // Membership is one generation of a run as one rank sees it.
 type Membership struct {
 	// Run identifies the training run; messages of another run are refused.

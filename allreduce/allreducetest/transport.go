@@ -95,6 +95,51 @@ func RunTransport(t *testing.T, newCluster NewCluster) {
 		}
 	})
 	t.Run("AbortOvertakes", testAbortOvertakes(newCluster))
+	t.Run("Lend", testLend(newCluster))
+}
+
+// testLend checks allreduce.Lender, for transports that implement it:
+// RecvLend and Recv share one ordered stream, and use's error comes back.
+func testLend(newCluster NewCluster) func(*testing.T) {
+	return func(t *testing.T) {
+		ts := configure(t, newCluster(t, 2), 1)
+		lender, ok := ts[1].(allreduce.Lender)
+		if !ok {
+			t.Skip("the transport does not implement allreduce.Lender (optional)")
+		}
+		ctx := context.Background()
+		const count = 40
+		go func() {
+			for i := range count {
+				h := data(1, 0)
+				h.Seg = uint32(i)
+				if err := ts[0].Send(ctx, 1, h, bytes.Repeat([]byte{byte(i)}, 100+i)); err != nil {
+					return
+				}
+			}
+		}()
+		dst := make([]byte, 256)
+		errUse := errors.New("use failed")
+		for i := range count {
+			want := bytes.Repeat([]byte{byte(i)}, 100+i)
+			if i%2 == 0 {
+				h, k, err := ts[1].Recv(ctx, 0, dst)
+				if err != nil || h.Seg != uint32(i) || !bytes.Equal(dst[:k], want) {
+					t.Fatalf("Recv #%d = %v, %d bytes, %v; want seg %d, %d bytes", i, h, k, err, i, len(want))
+				}
+				continue
+			}
+			err := lender.RecvLend(ctx, 0, func(h allreduce.Header, p []byte) error {
+				if h.Seg != uint32(i) || !bytes.Equal(p, want) {
+					t.Errorf("RecvLend #%d lent %v, %d bytes; want seg %d, %d bytes", i, h, len(p), i, len(want))
+				}
+				return errUse
+			})
+			if err != errUse {
+				t.Fatalf("RecvLend #%d = %v; want use's error", i, err)
+			}
+		}
+	}
 }
 
 // data returns the header of a data message of generation gen from rank.
