@@ -2,12 +2,17 @@ package model
 
 import "math"
 
+// padRow is the row stride of probs: V rounded up to 8, so a row's softmax
+// runs in whole SIMD vectors.
+func padRow(v int) int { return (v + 7) &^ 7 }
+
 // crossEntropyForward computes, for rows [lo, hi), the softmax of the
 // logits into probs and the loss -log p[target] into losses (0 where the
 // target is -1, ignored; probs of such rows are not written).
 //
-//	probs: (N,V)  losses: (N)  logits: (N,V)  targets: (N)
+//	probs: (N,padRow(V))  losses: (N)  logits: (N,V)  targets: (N)
 func crossEntropyForward(probs []float32, losses []float64, logits []float32, targets []int32, v, lo, hi int) {
+	vp := padRow(v)
 	for r := lo; r < hi; r++ {
 		tg := int(targets[r])
 		if tg < 0 {
@@ -18,17 +23,22 @@ func crossEntropyForward(probs []float32, losses []float64, logits []float32, ta
 			panic("model: target out of range")
 		}
 		x := logits[r*v : r*v+v]
-		p := probs[r*v : r*v+v]
-		p = p[:len(x)]
-		m := x[0]
-		for _, z := range x[1:] {
-			m = max(m, z)
-		}
+		p := probs[r*vp : r*vp+vp]
 		copy(p, x)
-		s := expSum(p, m)
-		inv := 1 / s
-		for i := range p {
-			p[i] *= inv
+		var m, s float32
+		if useAVX2 {
+			m, s = softmaxRowAVX2(&p[0], v, vp)
+		} else {
+			p = p[:len(x)]
+			m = x[0]
+			for _, z := range x[1:] {
+				m = max(m, z)
+			}
+			s = expSum(p, m)
+			inv := 1 / s
+			for i := range p {
+				p[i] *= inv
+			}
 		}
 		losses[r] = math.Log(float64(s)) + float64(m) - float64(x[tg])
 	}
@@ -38,8 +48,9 @@ func crossEntropyForward(probs []float32, losses []float64, logits []float32, ta
 // gradient of rows [lo, hi) whose target is not ignored; with set it
 // writes it instead, and zeroes the rows of ignored targets.
 //
-//	dLogits, probs: (N,V)  targets: (N)
+//	dLogits: (N,V)  probs: (N,padRow(V))  targets: (N)
 func crossEntropyBackward(dLogits, probs []float32, targets []int32, scale float32, v, lo, hi int, set bool) {
+	vp := padRow(v)
 	for r := lo; r < hi; r++ {
 		tg := int(targets[r])
 		d := dLogits[r*v : r*v+v]
@@ -49,7 +60,7 @@ func crossEntropyBackward(dLogits, probs []float32, targets []int32, scale float
 			}
 			continue
 		}
-		p := probs[r*v : r*v+v]
+		p := probs[r*vp : r*vp+v]
 		d = d[:len(p)]
 		if set {
 			for i, x := range p {

@@ -117,7 +117,7 @@ type GPT struct {
 	tokens, targets       []int32   // (B,T)
 	encoded, x0, embMask  []float32 // (B,T,C); x0 and embMask only with dropout
 	lnf, lnfMean, lnfRstd []float32
-	logits, probs         []float32 // (B,T,V)
+	logits, probs         []float32 // (B,T,V), (B,T,padRow(V))
 	losses                []float64 // (B,T)
 
 	// activation gradients, shared by the layers
@@ -227,7 +227,7 @@ func (g *GPT) alloc() {
 		g.x0, g.embMask = f(n*C), f(n*C)
 	}
 	g.lnf, g.lnfMean, g.lnfRstd = f(n*C), f(n), f(n)
-	g.logits, g.probs, g.losses = f(n*V), f(n*V), make([]float64, n)
+	g.logits, g.probs, g.losses = f(n*V), f(n*padRow(V)), make([]float64, n)
 	for l := range g.layers {
 		L := &g.layers[l]
 		L.ln1, L.ln1Mean, L.ln1Rstd = f(n*C), f(n), f(n)

@@ -181,7 +181,7 @@ func TestCrossEntropyGrad(t *testing.T) {
 	const N, V = 5, 6
 	logits := randSlice(rng, N*V, 2)
 	targets := []int32{1, -1, 5, 0, -1}
-	probs, losses := make([]float32, N*V), make([]float64, N)
+	probs, losses := make([]float32, N*padRow(V)), make([]float64, N)
 	var k kern
 	loss := func() float64 {
 		s, _ := k.crossEntropy(probs, losses, logits, targets, N, V)
@@ -285,7 +285,7 @@ func TestSetVariants(t *testing.T) {
 	{
 		const N, V = 5, 7
 		logits, targets := junk(N*V), []int32{1, -1, 3, 0, -1}
-		probs, losses := make([]float32, N*V), make([]float64, N)
+		probs, losses := make([]float32, N*padRow(V)), make([]float64, N)
 		k.crossEntropy(probs, losses, logits, targets, N, V)
 		set, add := junk(N*V), make([]float32, N*V)
 		k.crossEntropyBackward(set, probs, targets, 0.5, N, V, true)

@@ -99,7 +99,7 @@ func NewMLP(cfg MLPConfig) (*MLP, error) {
 	}
 	m.feats = make([]float32, cfg.MaxBatch*cfg.Inputs)
 	m.targets = make([]int32, cfg.MaxBatch)
-	m.probs = make([]float32, cfg.MaxBatch*cfg.Classes)
+	m.probs = make([]float32, cfg.MaxBatch*padRow(cfg.Classes))
 	m.losses = make([]float64, cfg.MaxBatch)
 	return m, nil
 }

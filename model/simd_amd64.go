@@ -55,10 +55,11 @@ func detectAVX2() bool {
 }
 
 // softmaxRowAVX2 replaces x[:n8] by the softmax of x[:n] followed by
-// zeros; 1 ≤ n ≤ n8, n8 = n rounded up to a multiple of 8.
+// zeros; 1 ≤ n ≤ n8, n8 = n rounded up to a multiple of 8. It returns the
+// max m of x[:n] and s = Σ e^(x-m).
 //
 //go:noescape
-func softmaxRowAVX2(x *float32, n, n8 int)
+func softmaxRowAVX2(x *float32, n, n8 int) (m, s float32)
 
 // layerNormFwdAVX2 is layerNormForward over rows whole rows of width c (a
 // multiple of 8); b may be nil.

@@ -225,9 +225,10 @@ DATA lanes<>+24(SB)/4, $6; DATA lanes<>+28(SB)/4, $7
 GLOBL lanes<>(SB), RODATA|NOPTR, $32
 CONST8(eight, 0x00000008)
 
-// func softmaxRowAVX2(x *float32, n, n8 int)
+// func softmaxRowAVX2(x *float32, n, n8 int) (m, s float32)
 // x[:n8] = softmax(x[:n]) followed by zeros; n ≥ 1, n8 = n rounded up to 8.
-TEXT ·softmaxRowAVX2(SB), NOSPLIT, $0-24
+// Returns the max m of x[:n] and s = Σ e^(x-m).
+TEXT ·softmaxRowAVX2(SB), NOSPLIT, $0-32
 	MOVQ x+0(FP), DI
 	MOVQ n+8(FP), AX
 	MOVQ n8+16(FP), R8
@@ -260,6 +261,7 @@ smhmax:
 	VMAXPS X1, X0, X0
 	VPERMILPS $0xb1, X0, X1
 	VMAXPS X1, X0, X0
+	VMOVSS  X0, m+24(FP)
 	VBROADCASTSS X0, Y15           // m
 	// e = exp(x - m) on lanes < n, 0 on the others; sum
 	VMOVQ AX, X8
@@ -308,6 +310,7 @@ smexp:
 	VADDPS  X0, X14, X0
 	VHADDPS X0, X0, X0
 	VHADDPS X0, X0, X0
+	VMOVSS  X0, s+28(FP)
 	VDIVSS  X0, X10, X0            // 1/sum
 	VBROADCASTSS X0, Y0
 	MOVQ R8, CX

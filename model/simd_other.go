@@ -12,7 +12,7 @@ func geluForwardAVX2(out, dg, in *float32, n int)         { panic("model: no AVX
 func geluBackwardAVX2(dIn, dOut, dg *float32, n, acc int) { panic("model: no AVX2") }
 func expSumAVX2(x *float32, n int, m float32) float32     { panic("model: no AVX2") }
 
-func softmaxRowAVX2(x *float32, n, n8 int) { panic("model: no AVX2") }
+func softmaxRowAVX2(x *float32, n, n8 int) (m, s float32) { panic("model: no AVX2") }
 
 func layerNormFwdAVX2(out, mean, rstd, in, w, b *float32, rows, c int) { panic("model: no AVX2") }
 func layerNormBwdAVX2(dIn, dOut, in, mean, rstd, w *float32, rows, c, acc int) {

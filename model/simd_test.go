@@ -140,3 +140,45 @@ func TestFastMath(t *testing.T) {
 		}
 	}
 }
+
+// TestCrossEntropyValue holds the loss to a float64 log-softmax, at a
+// vocabulary that is not a multiple of 8 and with large logits.
+func TestCrossEntropyValue(t *testing.T) {
+	rng := rand.New(rand.NewPCG(35, 36))
+	const N, V = 9, 65
+	logits := randSlice(rng, N*V, 30)
+	targets := make([]int32, N)
+	for i := range targets {
+		targets[i] = int32(rng.IntN(V))
+	}
+	targets[3] = -1
+	probs, losses := make([]float32, N*padRow(V)), make([]float64, N)
+	var k kern
+	got, n := k.crossEntropy(probs, losses, logits, targets, N, V)
+	var want float64
+	for r := 0; r < N; r++ {
+		if targets[r] < 0 {
+			continue
+		}
+		x := logits[r*V : r*V+V]
+		m := float64(slicesMax(x))
+		var s float64
+		for _, z := range x {
+			s += mathExp(float64(z) - m)
+		}
+		want += mathLog(s) + m - float64(x[targets[r]])
+	}
+	if n != N-1 || absf64(got-want) > 1e-4*max(1, absf64(want)) {
+		t.Errorf("crossEntropy = %v, %d; want %v, %d", got, n, want, N-1)
+	}
+}
+
+func slicesMax(x []float32) float32 {
+	m := x[0]
+	for _, v := range x {
+		m = max(m, v)
+	}
+	return m
+}
+
+func absf64(x float64) float64 { return max(x, -x) }
