@@ -140,11 +140,14 @@ func (r *Ring) Configure(ctx context.Context, m Membership) error {
 	return nil
 }
 
-// Membership returns the current generation (zero before Configure).
+// Membership returns (a copy of) the current generation, zero before
+// Configure.
 func (r *Ring) Membership() Membership {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.m
+	m := r.m
+	m.Peers = append([]string(nil), m.Peers...)
+	return m
 }
 
 // AllReduce replaces buf, on every rank, with the element-wise sum of the
