@@ -55,7 +55,8 @@ import (
 // the caller reuses it at once. Recv copies the payload of the next message
 // into dst and returns its header and length; dst belongs to the caller. A
 // payload longer than dst is an error wrapping ErrMessageTooLarge (the message
-// is consumed). A zero-length payload is valid.
+// is consumed). A zero-length payload is valid. (A transport may also lend
+// its own buffer instead: see Lender.)
 //
 // # Concurrency
 //
@@ -69,10 +70,11 @@ import (
 //
 // Send and Recv return within 100 ms of ctx being done, with an error
 // wrapping ctx.Err(), and do not use ctx after they return (the Ring reuses
-// its contexts; context.AfterFunc with a stop before returning is fine). When the peer's endpoint is closed, its process dies or
-// its connection breaks, Send to it and Recv from it return an error wrapping
-// ErrPeerLost (use errors.As with *PeerError to find the rank); a Recv still
-// returns the messages that arrived before the loss. Losing a peer does not
+// its contexts; context.AfterFunc stopped before returning is fine). When
+// the peer's endpoint is closed, its process dies or its connection breaks,
+// Send to it and Recv from it return an error wrapping ErrPeerLost (use
+// errors.As with *PeerError to find the rank); a Recv still returns the
+// messages that arrived before the loss. Losing a peer does not
 // close the transport: after the next Configure it works with the remaining
 // (and new) peers. Close releases everything, makes every blocked Send and
 // Recv return within 100 ms with an error wrapping ErrClosed, and makes the
