@@ -60,7 +60,11 @@ func (o *Op) runSend() {
 					payload = bytesOf(seg)
 				} else {
 					payload = bytesOf(r.sendBuf)[:ws*len(seg)]
-					encode(w, payload, seg)
+					if k >= n-1 && w == WireBFloat16 {
+						encodeBFloat16Exact(payload, seg) // final sums: already bfloat16 values
+					} else {
+						encode(w, payload, seg)
+					}
 				}
 				h.Seg = uint32(slot)
 				if err := r.t.Send(o.octx, o.next, h, payload); err != nil {

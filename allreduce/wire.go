@@ -158,6 +158,21 @@ func encode(w Wire, dst []byte, src []float32) {
 	}
 }
 
+// encodeBFloat16Exact is encode(WireBFloat16, dst, src) for values that are
+// already bfloat16 (quantized): truncation then gives the same bits, cheaper.
+func encodeBFloat16Exact(dst []byte, src []float32) {
+	if u, ok := uint16sOf(dst); ok {
+		u = u[:len(src)]
+		for i, v := range src {
+			u[i] = uint16(math.Float32bits(v) >> 16)
+		}
+		return
+	}
+	for i, v := range src {
+		binary.LittleEndian.PutUint16(dst[2*i:], uint16(math.Float32bits(v)>>16))
+	}
+}
+
 // addFloat32 adds src into dst (same length), four at a time.
 func addFloat32(dst, src []float32) {
 	src = src[:len(dst)]

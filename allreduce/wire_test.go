@@ -133,6 +133,23 @@ func TestCodecPaths(t *testing.T) {
 	}
 }
 
+// TestBFloat16Exact checks the truncating encoder on every bfloat16 value
+// (NaNs as quantize leaves them).
+func TestBFloat16Exact(t *testing.T) {
+	src := make([]float32, 1<<16)
+	for i := range src {
+		src[i] = fromBFloat16(uint16(i))
+	}
+	quantize(WireBFloat16, src)
+	want := make([]byte, 2*len(src))
+	got := make([]byte, 2*len(src))
+	encode(WireBFloat16, want, src)
+	encodeBFloat16Exact(got, src)
+	if string(got) != string(want) {
+		t.Fatalf("encodeBFloat16Exact differs from encode on quantized values")
+	}
+}
+
 func FuzzFloat16(f *testing.F) {
 	for _, v := range []float32{0, 1, -2.5, 65504, 65520, 0x1p-24, 0x1p-25, 1e-8} {
 		f.Add(math.Float32bits(v))
