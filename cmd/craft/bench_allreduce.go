@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -37,6 +38,15 @@ type allreduceBenchOptions struct {
 	Wire         allreduce.Wire
 	SegmentBytes int
 	ProfileDir   string // where each rank writes rank-N.cpu.pprof; "" = none
+	Threads      int    // GOMAXPROCS of each rank process; 0 = cores / ranks (at least 1)
+}
+
+// threadsFor is the GOMAXPROCS of each of n rank processes.
+func (o allreduceBenchOptions) threadsFor(n int) int {
+	if o.Threads > 0 {
+		return o.Threads
+	}
+	return max(1, runtime.NumCPU()/n)
 }
 
 // args renders the options as flags of `craft bench allreduce-rank`.
@@ -95,6 +105,7 @@ func newBenchAllReduceCmd() *cobra.Command {
 		ranks, sizes, wire string
 		iters, warmup      int
 		segment, profile   string
+		threads            int
 		linkSeconds        float64
 		asJSON             bool
 	)
@@ -135,7 +146,10 @@ processes (craft bench link) and prints busbw as a fraction of it.`,
 			if o.SegmentBytes, err = parseSize(segment); err != nil {
 				return fmt.Errorf("--segment: %w", err)
 			}
-			o.Iters, o.Warmup, o.ProfileDir = iters, warmup, profile
+			o.Iters, o.Warmup, o.ProfileDir, o.Threads = iters, warmup, profile, threads
+			if o.Threads < 0 {
+				return errors.New("--threads must be >= 0")
+			}
 			if o.Iters < 0 || o.Warmup < 0 {
 				return errors.New("--iters and --warmup must be >= 0")
 			}
@@ -187,12 +201,13 @@ processes (craft bench link) and prints busbw as a fraction of it.`,
 	f.Float64Var(&linkSeconds, "link-seconds", 3, "seconds of the single-stream link measurement (0: skip)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per row instead of the table")
 	f.StringVar(&profile, "profile", "", "write a CPU profile of each rank to `DIR`/rank-N.cpu.pprof")
+	f.IntVar(&threads, "threads", 0, "GOMAXPROCS of each rank process (0: cores / ranks, at least 1)")
 	return cmd
 }
 
 func printAllReduceTable(w io.Writer, n int, o allreduceBenchOptions, rows []allreduceRow, link float64) {
-	fmt.Fprintf(w, "# craft ring all-reduce (sum), %d ranks as processes on 127.0.0.1, %s wire, %s segments\n",
-		n, o.Wire, formatSize(int64(o.SegmentBytes)))
+	fmt.Fprintf(w, "# craft ring all-reduce (sum), %d ranks as processes on 127.0.0.1 (GOMAXPROCS %d each), %s wire, %s segments\n",
+		n, o.threadsFor(n), o.Wire, formatSize(int64(o.SegmentBytes)))
 	fmt.Fprintf(w, "%10s %10s %6s %11s %9s %9s", "size", "count", "iters", "time(us)", "algbw", "busbw")
 	if link > 0 {
 		fmt.Fprintf(w, " %9s", "busbw/link")
@@ -245,7 +260,7 @@ func runAllReduceRanks(ctx context.Context, n int, o allreduceBenchOptions) ([]a
 	errs := make([]error, n)
 	for r := range n {
 		args := append([]string{"bench", "allreduce-rank", "--rank", strconv.Itoa(r), "--peers", strings.Join(addrs, ",")}, o.args()...)
-		c, stdout, err := startSelfPiped(ctx, []*os.File{files[r]}, args...)
+		c, stdout, err := startSelfPiped(ctx, []*os.File{files[r]}, []string{"GOMAXPROCS=" + strconv.Itoa(o.threadsFor(n))}, args...)
 		if err != nil {
 			cancel(err)
 			wg.Wait()
@@ -294,7 +309,7 @@ func runAllReduceRanks(ctx context.Context, n int, o allreduceBenchOptions) ([]a
 type cpuTime struct{ user, sys, wall time.Duration }
 
 // startSelfPiped is startSelf with the child's stdout as a pipe.
-func startSelfPiped(ctx context.Context, extra []*os.File, args ...string) (*exec.Cmd, io.Reader, error) {
+func startSelfPiped(ctx context.Context, extra []*os.File, env []string, args ...string) (*exec.Cmd, io.Reader, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, nil, fmt.Errorf("find the craft executable: %w", err)
@@ -302,6 +317,7 @@ func startSelfPiped(ctx context.Context, extra []*os.File, args ...string) (*exe
 	c := exec.CommandContext(ctx, exe, args...)
 	c.Stderr = os.Stderr
 	c.ExtraFiles = extra
+	c.Env = append(os.Environ(), env...)
 	c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	c.WaitDelay = time.Second
 	stdout, err := c.StdoutPipe()
