@@ -18,6 +18,7 @@ import (
 	"github.com/craftml/craft/coordinator"
 	"github.com/craftml/craft/coordinator/boltstore"
 	"github.com/craftml/craft/coordinator/grpcapi"
+	"github.com/craftml/craft/internal/membership"
 	"github.com/craftml/craft/worker"
 )
 
@@ -28,6 +29,7 @@ type head struct {
 	store    *boltstore.Store
 	grpc     *grpc.Server
 	http     *http.Server
+	gossip   *membership.Node
 	addr     string // gRPC address workers join
 	httpAddr string
 	log      *slog.Logger
@@ -84,13 +86,44 @@ func startHead(ctx context.Context, c conf.Config, mode resumeMode, onReport fun
 		h.http = &http.Server{Handler: h.svc.Handler(), ReadHeaderTimeout: 5 * time.Second}
 		go h.http.Serve(hl)
 	}
-	h.log.Info("coordinator listening", "grpc", h.addr, "http", h.httpAddr, "checkpoints", path)
+	if c.Cluster.GossipAddr != "" {
+		mc := membership.DefaultConfig()
+		mc.Name = "coordinator"
+		mc.BindAddr = c.Cluster.GossipAddr
+		mc.JoinToken = c.Cluster.JoinToken
+		mc.Meta = membership.Meta{Role: membership.RoleCoordinator, GRPCAddr: h.addr}
+		mc.Logger = h.log
+		if h.gossip, err = membership.Start(mc); err != nil {
+			return fail(fmt.Errorf("cluster.gossip_addr: %w", err))
+		}
+		h.svc.SetGossipSeed(h.gossip.Addr())
+		go func(events <-chan membership.Event) {
+			// Gossip catches what a session's end does not: a worker that hangs
+			// or is cut off keeps its stream open but stops answering probes.
+			for ev := range events {
+				if ev.Kind == membership.Fail || ev.Kind == membership.Leave {
+					h.svc.Leave(ev.ID, "membership: "+ev.Kind.String())
+				}
+			}
+		}(h.gossip.Events())
+	}
+	h.log.Info("coordinator listening", "grpc", h.addr, "http", h.httpAddr, "gossip", gossipAddr(h.gossip), "checkpoints", path)
 	return h, nil
+}
+
+func gossipAddr(n *membership.Node) string {
+	if n == nil {
+		return ""
+	}
+	return n.Addr()
 }
 
 // stop shuts the coordinator down, letting in-flight calls finish for a
 // moment, and closes the store.
 func (h *head) stop() {
+	if h.gossip != nil {
+		h.gossip.Close()
+	}
 	if h.grpc != nil {
 		done := make(chan struct{})
 		go func() { h.grpc.GracefulStop(); close(done) }()
@@ -120,6 +153,8 @@ type workerOptions struct {
 	token     string
 	threads   int
 	cacheDir  string
+	gossip    string // gossip listen address; "" = the --listen host, any port
+	gossipAdv string // gossip address others reach; "" = the bound one
 }
 
 // runWorker joins the coordinator and trains until the run is done.
@@ -144,9 +179,40 @@ func runWorker(ctx context.Context, o workerOptions) error {
 		return err
 	}
 	defer client.Close()
+	var gossip *membership.Node
+	defer func() {
+		if gossip != nil {
+			gossip.Close() // leave the gossip cleanly
+		}
+	}()
+	joinGossip := func(info worker.JoinInfo) error {
+		if info.GossipSeed == "" {
+			return nil // the coordinator runs no gossip
+		}
+		mc := membership.DefaultConfig()
+		mc.Name = info.WorkerID
+		mc.BindAddr = o.gossip
+		if mc.BindAddr == "" {
+			host, _, _ := net.SplitHostPort(o.listen)
+			mc.BindAddr = net.JoinHostPort(host, "0")
+		}
+		mc.AdvertiseAddr = o.gossipAdv
+		mc.JoinToken = o.token
+		mc.Meta = membership.Meta{Role: membership.RoleWorker, WorkerID: info.WorkerID, RingAddr: t.Addr()}
+		mc.Logger = log
+		n, err := membership.Start(mc)
+		if err != nil {
+			return fmt.Errorf("gossip: %w", err)
+		}
+		gossip = n
+		if err := n.Join(ctx, info.GossipSeed); err != nil {
+			return fmt.Errorf("gossip: join the coordinator at %s: %w", info.GossipSeed, err)
+		}
+		return nil
+	}
 	node, err := worker.NewNode(worker.NodeConfig{
 		ID: o.id, Token: o.token, SchemaHash: conf.SchemaHash(), Transport: t,
-		Threads: o.threads, CacheDir: o.cacheDir, Logger: log,
+		Threads: o.threads, CacheDir: o.cacheDir, Logger: log, OnJoin: joinGossip,
 	}, client)
 	if err != nil {
 		return err

@@ -38,5 +38,7 @@ generation.`,
 	f.StringVar(&o.token, "token", "", "the cluster's join token (cluster.join_token), if it has one")
 	f.IntVar(&o.threads, "threads", 0, "compute threads (0: the configuration's train.threads, else all cores)")
 	f.StringVar(&o.cacheDir, "cache-dir", "", "directory that caches fetched dataset shards (default: memory only)")
+	f.StringVar(&o.gossip, "gossip", "", "where the membership gossip listens, host:port (default: the --listen host, any port)")
+	f.StringVar(&o.gossipAdv, "gossip-advertise", "", "the gossip address other nodes reach (default: the bound address)")
 	return cmd
 }
