@@ -63,7 +63,13 @@
 // Tests that use goleak can ignore them with
 // goleak.IgnoreAnyFunction("github.com/craftml/craft/model/gemm.(*worker).loop").
 //
-// Sgemm is safe for concurrent use by several goroutines.
+// For runs any other parallel loop of a program on the same helpers, so
+// that one set of polling goroutines serves both: two pools that poll
+// with runtime.Gosched hold the cores from each other's parked goroutines
+// (a goroutine one pool wakes waits in the waker's run queue while the
+// other pool's helper polls on the second core).
+//
+// Sgemm and For are safe for concurrent use by several goroutines.
 //
 // Reference is the plain triple loop Sgemm is tested against.
 package gemm

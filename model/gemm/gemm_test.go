@@ -340,3 +340,5 @@ func TestKernel(t *testing.T) {
 		t.Errorf("Kernel() = %q; want %q", got, want)
 	}
 }
+
+func newTestRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 17)) }

@@ -39,13 +39,19 @@ func (f *freeList[T]) put(x *T) {
 	f.mu.Unlock()
 }
 
-// job is one threaded Sgemm call: C is cut into parts (row or column ranges
-// on tile boundaries) that the caller and its helpers claim one by one.
+// job is one threaded Sgemm call, whose C is cut into parts (row or
+// column ranges on tile boundaries), or one For loop, cut into chunks: the
+// caller and its helpers claim the parts one by one.
 type job struct {
-	kn    *kernel
-	p     problem
-	cols  bool // parts are column ranges (else row ranges)
-	size  int  // rows or columns per part
+	// Sgemm
+	kn   *kernel
+	p    problem
+	cols bool // parts are column ranges (else row ranges)
+	size int  // rows or columns per part
+	// For
+	body Ranger
+	n    int
+
 	parts int
 	next  atomic.Int64 // the next part to claim
 	// helpers counts the helpers still at work: the caller spins on it
@@ -140,6 +146,10 @@ func (j *job) work(x *ctx) int {
 		if q >= j.parts {
 			return n
 		}
+		if j.body != nil {
+			j.body.Run(q*j.n/j.parts, (q+1)*j.n/j.parts)
+			continue
+		}
 		lo := q * j.size
 		if j.cols {
 			x.block(j.kn, &j.p, 0, j.p.m, lo, min(lo+j.size, j.p.n))
@@ -172,7 +182,14 @@ func parallel(kn *kernel, p *problem, t int) {
 	j.size = (units + parts - 1) / parts * unit
 	j.parts = (total + j.size - 1) / j.size
 	j.next.Store(0)
+	j.run(t)
+	j.kn, j.p = nil, problem{}
+	jobs.put(j)
+}
 
+// run hands j to up to t-1 helpers, claims parts itself, and returns when
+// all are done.
+func (j *job) run(t int) {
 	pool.mu.Lock()
 	for range min(t, j.parts) - 1 {
 		var w *worker
@@ -195,6 +212,37 @@ func parallel(kn *kernel, p *problem, t int) {
 	part := time.Since(start) / time.Duration(max(n, 1))
 	putCtx(x)
 	j.wait(part)
-	j.kn, j.p = nil, problem{}
+}
+
+// Ranger is a loop body for For: Run computes the indices [lo, hi). A
+// pointer to a long-lived struct holding the loop's arguments makes a call
+// to For allocate nothing.
+type Ranger interface{ Run(lo, hi int) }
+
+// For runs r over [0, n) in c = min(Threads(), n/minPer) contiguous chunks,
+// chunk i being [i·n/c, (i+1)·n/c), on the calling goroutine and c-1 of the
+// helpers Sgemm uses; it returns when all are done. With one chunk it just
+// calls r.Run(0, n). The chunks depend on the thread count alone.
+//
+// A program whose other parallel loops use For shares one set of spinning
+// helpers with Sgemm: two pools would fight over the cores (a goroutine
+// one pool wakes waits while the other pool's helper polls for work).
+func For(n, minPer int, r Ranger) {
+	if n <= 0 {
+		return
+	}
+	c := Threads()
+	if minPer > 0 && n/minPer < c {
+		c = max(1, n/minPer)
+	}
+	if c <= 1 {
+		r.Run(0, n)
+		return
+	}
+	j := jobs.get()
+	j.body, j.n, j.parts = r, n, c
+	j.next.Store(0)
+	j.run(c)
+	j.body = nil
 	jobs.put(j)
 }
