@@ -48,6 +48,9 @@ const (
 // startHead opens the run's checkpoint store and starts its coordinator.
 func startHead(ctx context.Context, c conf.Config, mode resumeMode, onReport func(string, coordinator.Report)) (*head, error) {
 	path := c.CheckpointPath()
+	if _, err := os.Stat(path); mode == mustResume && errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("--resume: there is no checkpoint file %s to resume from", path)
+	}
 	store, err := openStore(path, c.Checkpoint.Keep)
 	if err != nil {
 		return nil, err
