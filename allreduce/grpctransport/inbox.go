@@ -28,6 +28,7 @@ type inbox struct {
 	data    []*inFrame // circular, len = capacity
 	head, n int
 	aborts  []abortMsg
+	lost    error // the sender's connection ended; cleared by reconfigure
 }
 
 // abortMsg is a received abort (small: its payload is copied).
@@ -82,6 +83,20 @@ func (in *inbox) pushAbort(m abortMsg) {
 	in.aborts = append(in.aborts, m)
 	in.mu.Unlock()
 	kick(in.notify)
+}
+
+// connLost records that the connection the sender used ended.
+func (in *inbox) connLost(cause error) {
+	in.mu.Lock()
+	in.lost = cause
+	in.mu.Unlock()
+	kick(in.notify)
+}
+
+func (in *inbox) lostErr() error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.lost
 }
 
 // popData removes the head data frame. in.mu held.
@@ -139,7 +154,8 @@ func (in *inbox) take(run, gen uint64, dst []byte, put func(*inFrame)) (h allred
 	return allreduce.Header{}, 0, nil, false
 }
 
-// reconfigure drops the messages refused under (run, gen).
+// reconfigure drops the messages refused under (run, gen) and forgets a
+// lost connection (the new generation starts afresh).
 func (in *inbox) reconfigure(run, gen uint64, put func(*inFrame)) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -168,6 +184,7 @@ func (in *inbox) reconfigure(run, gen uint64, put func(*inFrame)) {
 		kick(in.space)
 	}
 	in.n = k
+	in.lost = nil
 }
 
 // drain frees every queued frame (Close).
@@ -229,6 +246,9 @@ func (s *service) Stream(st grpc.ClientStreamingServer[ringpb.Frame, ringpb.Clos
 	in, err := t.inboxOf(addr)
 	if err != nil {
 		return err
+	}
+	if c := connOf(st.Context()); c != nil {
+		c.add(in)
 	}
 	done := st.Context().Done()
 	for {

@@ -111,6 +111,7 @@ func NewListener(ln net.Listener, cfg Config) (*Transport, error) {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: cfg.KeepaliveTime, PermitWithoutStream: true}),
 		grpc.WaitForHandlers(true),
 		experimental.BufferPool(t.recv),
+		grpc.StatsHandler(connWatch{}),
 	)
 	ringpb.RegisterRingServer(t.srv, &service{t: t})
 	go func() {
@@ -236,6 +237,9 @@ func (t *Transport) Recv(ctx context.Context, from int, dst []byte) (allreduce.H
 				err = &allreduce.PeerError{Rank: from, Addr: p.addr, Err: err}
 			}
 			return h, n, err
+		}
+		if cause := in.lostErr(); cause != nil {
+			return allreduce.Header{}, 0, t.lost(from, cause)
 		}
 		select {
 		case <-in.notify:

@@ -3,7 +3,9 @@ package grpctransport
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -246,5 +248,144 @@ func TestSendTooLarge(t *testing.T) {
 	err := a.Send(context.Background(), 1, allreduce.Header{Run: testRun, Gen: 1}, make([]byte, a.cfg.MaxPayloadBytes+1))
 	if !errors.Is(err, allreduce.ErrMessageTooLarge) {
 		t.Fatalf("Send(MaxPayloadBytes+1) = %v; want ErrMessageTooLarge", err)
+	}
+}
+
+// freezer is a TCP proxy that can stop forwarding without closing anything:
+// to the ends it looks like a peer whose machine vanished.
+type freezer struct {
+	ln     net.Listener
+	to     string
+	frozen chan struct{}
+	once   sync.Once
+	mu     sync.Mutex
+	conns  []net.Conn
+	wg     sync.WaitGroup
+}
+
+func newFreezer(t *testing.T, to string) *freezer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &freezer{ln: ln, to: to, frozen: make(chan struct{})}
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			d, err := net.Dial("tcp", to)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			f.mu.Lock()
+			f.conns = append(f.conns, c, d)
+			f.mu.Unlock()
+			f.wg.Add(2)
+			go f.pipe(c, d)
+			go f.pipe(d, c)
+		}
+	}()
+	t.Cleanup(f.close)
+	return f
+}
+
+func (f *freezer) pipe(dst, src net.Conn) {
+	defer f.wg.Done()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		select {
+		case <-f.frozen:
+			// Swallow everything, answer nothing, close nothing.
+			if err != nil {
+				return
+			}
+			continue
+		default:
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (f *freezer) freeze() { f.once.Do(func() { close(f.frozen) }) }
+
+func (f *freezer) close() {
+	f.freeze()
+	f.ln.Close()
+	f.mu.Lock()
+	for _, c := range f.conns {
+		c.Close()
+	}
+	f.mu.Unlock()
+	f.wg.Wait()
+}
+
+// TestSilentPeer checks that keepalive finds a peer that stops answering
+// without closing its connections (a vanished machine, a partition): a Recv
+// blocked on it fails after about KeepaliveTime+KeepaliveTimeout.
+func TestSilentPeer(t *testing.T) {
+	cfg := testConfig()
+	cfg.KeepaliveTime, cfg.KeepaliveTimeout = time.Second, 500*time.Millisecond
+	a, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	// b is reached through the proxy, both ways.
+	lnB, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	toB := newFreezer(t, lnB.Addr().String())
+	toA := newFreezer(t, a.Addr())
+	cfgB := cfg
+	cfgB.AdvertiseAddr = toB.ln.Addr().String()
+	b, err := NewListener(lnB, cfgB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	ctx := context.Background()
+	peersA := []string{a.Addr(), b.Addr()}               // a dials b through toB
+	peersB := []string{toA.ln.Addr().String(), b.Addr()} // b dials a through toA
+	if err := a.Configure(ctx, allreduce.Membership{Run: testRun, Gen: 1, Rank: 0, Peers: peersA}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Configure(ctx, allreduce.Membership{Run: testRun, Gen: 1, Rank: 1, Peers: peersB}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Send(ctx, 0, allreduce.Header{Run: testRun, Gen: 1}, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	dst := make([]byte, 8)
+	if _, n, err := a.Recv(ctx, 1, dst); err != nil || string(dst[:n]) != "hi" {
+		t.Fatalf("Recv = %q, %v; want \"hi\"", dst[:n], err)
+	}
+	toA.freeze()
+	toB.freeze()
+	at := time.Now()
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, _, err = a.Recv(rctx, 1, dst)
+	took := time.Since(at)
+	if !errors.Is(err, allreduce.ErrPeerLost) {
+		t.Fatalf("Recv from a silent peer = %v after %v; want ErrPeerLost", err, took)
+	}
+	t.Logf("silent peer seen after %v: %v", took, err)
+	if limit := 3 * (cfg.KeepaliveTime + cfg.KeepaliveTimeout); took > limit {
+		t.Errorf("silent peer seen after %v; want <= %v", took, limit)
 	}
 }
