@@ -28,7 +28,7 @@ func (r *chunkRecorder) Run(lo, hi int) {
 func TestFor(t *testing.T) {
 	tests := []struct {
 		n, minPer, threads int
-		want                [][2]int
+		want               [][2]int
 	}{
 		{0, 1, 4, nil},
 		{10, 1, 1, [][2]int{{0, 10}}},
