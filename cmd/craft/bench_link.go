@@ -43,8 +43,8 @@ seconds and this one reads them into a reused buffer. GB/s are 1e9 bytes/s.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "# link: one TCP stream over 127.0.0.1 between two processes\n")
-			fmt.Fprintf(cmd.OutOrStdout(), "%s in %.2f s, blocks of %s: %.3f GB/s\n",
-				formatSize(res.Bytes), res.Elapsed.Seconds(), formatSize(int64(blockBytes)), res.GBps())
+			fmt.Fprintf(cmd.OutOrStdout(), "%.2f GB in %.2f s, blocks of %s: %.3f GB/s\n",
+				float64(res.Bytes)/1e9, res.Elapsed.Seconds(), formatSize(int64(blockBytes)), res.GBps())
 			return nil
 		},
 	}
