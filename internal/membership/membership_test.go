@@ -9,15 +9,14 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/memberlist"
 	"go.uber.org/goleak"
 )
 
@@ -75,57 +74,7 @@ func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// mockNet is a memberlist.MockNetwork whose transports turn into black holes
-// when their node shuts down (memberlist's mock blocks writers to a node that
-// stopped reading, which no real network does).
-type mockNet struct {
-	net        memberlist.MockNetwork
-	transports map[string]*blackholeTransport
-	wg         sync.WaitGroup
-	end        chan struct{}
-}
-
-// newMockNet makes the transports of the named nodes up front: MockNetwork
-// is not safe for making transports while others send.
-func newMockNet(t *testing.T, names ...string) *mockNet {
-	m := &mockNet{end: make(chan struct{}), transports: make(map[string]*blackholeTransport)}
-	for _, name := range names {
-		m.transports[name] = &blackholeTransport{MockTransport: m.net.NewTransport(name), net: m}
-	}
-	t.Cleanup(func() { // runs after the nodes' cleanups
-		// memberlist's Shutdown does not wait for the goroutines it spawned
-		// to answer indirect pings: they send within a probe timeout. Keep
-		// the black holes open that long, so none of them blocks forever.
-		time.Sleep(2 * testConfig("").ProbeTimeout)
-		close(m.end)
-		m.wg.Wait()
-	})
-	return m
-}
-
-type blackholeTransport struct {
-	*memberlist.MockTransport
-	net *mockNet
-}
-
-// Shutdown drains the transport's packets and connections until the test
-// ends, as a dead host's network would drop them.
-func (b *blackholeTransport) Shutdown() error {
-	b.net.wg.Go(func() {
-		for {
-			select {
-			case <-b.PacketCh():
-			case c := <-b.StreamCh():
-				c.Close()
-			case <-b.net.end:
-				return
-			}
-		}
-	})
-	return nil
-}
-
-// testConfig is DefaultConfig made faster for the mock network.
+// testConfig is DefaultConfig made faster for the in-memory network.
 func testConfig(name string) Config {
 	cfg := DefaultConfig()
 	cfg.Name = name
@@ -136,22 +85,6 @@ func testConfig(name string) Config {
 	cfg.LeaveTimeout = 2 * time.Second
 	cfg.Logger = quietLogger()
 	return cfg
-}
-
-// start starts a node on the mock network and closes it when the test ends.
-func (m *mockNet) start(t *testing.T, cfg Config) *Node {
-	t.Helper()
-	tr, ok := m.transports[cfg.Name]
-	if !ok {
-		t.Fatalf("no transport for %s on the mock network", cfg.Name)
-	}
-	cfg.transport = tr
-	n, err := Start(cfg)
-	if err != nil {
-		t.Fatalf("Start(%s) = %v; want nil", cfg.Name, err)
-	}
-	t.Cleanup(func() { n.Close() })
-	return n
 }
 
 // waitEvent reads n's events until one of kind about id arrives; other
@@ -169,7 +102,9 @@ func waitEvent(t testing.TB, n *Node, kind EventKind, id string) Event {
 				return ev
 			}
 		case <-timeout:
-			t.Fatalf("%s: no %s event for %s within 15s", n.Name(), kind, id)
+			buf := make([]byte, 4<<20)
+			os.WriteFile("/tmp/membership-stacks.txt", buf[:runtime.Stack(buf, true)], 0o644)
+			t.Fatalf("%s: no %s event for %s within 15s; members %v", n.Name(), kind, id, memberIDs(n))
 		}
 	}
 }
@@ -184,7 +119,7 @@ func memberIDs(n *Node) []string {
 }
 
 func TestJoinLeaveFail(t *testing.T) {
-	mn := newMockNet(t, "coordinator", "w1", "w2", "w3")
+	mn := newMemNet("coordinator", "w1", "w2", "w3")
 	coord := testConfig("coordinator")
 	coord.Meta = Meta{Role: RoleCoordinator}
 	seed := mn.start(t, coord)
@@ -221,7 +156,7 @@ func TestJoinLeaveFail(t *testing.T) {
 		t.Fatalf("w3.Kill() = %v; want nil", err)
 	}
 	waitEvent(t, seed, Fail, "w3")
-	t.Logf("mock network: w3 declared failed after %s (probe %s, suspicion x%d)",
+	t.Logf("in-memory network: w3 declared failed after %s (probe %s, suspicion x%d)",
 		time.Since(start).Round(time.Millisecond), coord.ProbeInterval, coord.SuspicionMult)
 	if got, want := memberIDs(seed), []string{"coordinator", "w1"}; !slices.Equal(got, want) {
 		t.Errorf("seed.Members() = %v; want %v", got, want)
@@ -229,7 +164,7 @@ func TestJoinLeaveFail(t *testing.T) {
 }
 
 func TestUpdateMeta(t *testing.T) {
-	mn := newMockNet(t, "coordinator", "w1")
+	mn := newMemNet("coordinator", "w1")
 	seed := mn.start(t, testConfig("coordinator"))
 	w := mn.start(t, testConfig("w1"))
 	if err := w.Join(context.Background(), seed.Addr()); err != nil {
@@ -262,7 +197,7 @@ func TestJoinToken(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			mn := newMockNet(t, "coordinator", "stranger")
+			mn := newMemNet("coordinator", "stranger")
 			sc := testConfig("coordinator")
 			sc.JoinToken = tt.seed
 			seed := mn.start(t, sc)

@@ -217,6 +217,16 @@ func (n *Node) Close() error {
 	}
 	n.meta = bye
 	n.mu.Unlock()
+	// Say bye to every member directly over TCP (ordered before the leave
+	// message, which gossip may deliver before a metadata update), then in
+	// the metadata for any member the direct message missed.
+	var wg sync.WaitGroup
+	for _, m := range n.list.Members() {
+		if m.Name != n.cfg.Name {
+			wg.Go(func() { _ = n.list.SendReliable(m, byeMessage(n.cfg.Name)) })
+		}
+	}
+	wg.Wait()
 	var berr error
 	if err == nil && len(bye) <= memberlist.MetaMaxSize && n.list.NumMembers() > 1 {
 		berr = n.list.UpdateNode(n.cfg.LeaveTimeout)
@@ -255,8 +265,21 @@ func (n *Node) isClosed() bool {
 	return n.closed
 }
 
-// delegate gives memberlist the local node's metadata; Craft sends no user
-// messages over gossip.
+// byePrefix starts the message a closing node sends each member.
+const byePrefix = "craft-membership-bye\x00"
+
+func byeMessage(name string) []byte { return []byte(byePrefix + name) }
+
+func parseBye(b []byte) (string, bool) {
+	s := string(b)
+	if len(s) <= len(byePrefix) || s[:len(byePrefix)] != byePrefix {
+		return "", false
+	}
+	return s[len(byePrefix):], true
+}
+
+// delegate gives memberlist the local node's metadata and takes the byes of
+// leaving members; Craft sends no other messages over gossip.
 type delegate Node
 
 func (d *delegate) NodeMeta(limit int) []byte {
@@ -267,7 +290,16 @@ func (d *delegate) NodeMeta(limit int) []byte {
 	}
 	return append([]byte(nil), d.meta...)
 }
-func (d *delegate) NotifyMsg([]byte)                           {}
+
+// NotifyMsg takes the bye of a member about to leave.
+func (d *delegate) NotifyMsg(b []byte) {
+	if name, ok := parseBye(b); ok {
+		d.mu.Lock()
+		d.leaving[name] = true
+		d.mu.Unlock()
+	}
+}
+
 func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
 func (d *delegate) LocalState(join bool) []byte                { return nil }
 func (d *delegate) MergeRemoteState(buf []byte, join bool)     {}
