@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -102,8 +101,6 @@ func waitEvent(t testing.TB, n *Node, kind EventKind, id string) Event {
 				return ev
 			}
 		case <-timeout:
-			buf := make([]byte, 4<<20)
-			os.WriteFile("/tmp/membership-stacks.txt", buf[:runtime.Stack(buf, true)], 0o644)
 			t.Fatalf("%s: no %s event for %s within 15s; members %v", n.Name(), kind, id, memberIDs(n))
 		}
 	}
