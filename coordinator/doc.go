@@ -1,10 +1,12 @@
-// Package coordinator owns a Craft run on the head machine: the planner (pure
-// logic fed with membership and training events, returning plans), the
-// checkpoint Store interface with its in-memory twin MemStore, and (in
-// sub-packages) the bbolt store and the gRPC service.
+// Package coordinator owns a Craft run on the head machine: the Planner (pure
+// logic fed with joins, failures, step reports and commits, returning plans),
+// the Service that runs it for the gRPC server (joins, sessions, shards,
+// checkpoint commits, status), and the checkpoint Store interface with its
+// in-memory twin MemStore. Sub-packages: boltstore (the Store on a bbolt
+// file), storetest (the conformance suite every Store passes) and grpcapi
+// (the gRPC server and client of internal/craftpb).
 //
-// The planner does no I/O and reads no clock: the caller feeds it events and
-// Ticks and carries out its decisions (publish a plan, request a checkpoint).
-// The Store is the only I/O edge here; boltstore implements it on a file and
-// storetest holds the conformance suite both implementations pass.
+// The Planner does no I/O and reads no clock: the Service feeds it events and
+// carries out the plans it returns. Its scenarios live in testdata/planner
+// (go test -run TestPlannerData -rewrite regenerates them).
 package coordinator
