@@ -31,8 +31,9 @@ func TestBenchStep(t *testing.T) {
 	if !(r.TokensPerS > 0) || !(r.GFLOPs > 0) || math.IsNaN(r.Loss) {
 		t.Errorf("craft bench step = %+v; want positive speed and a finite loss", r)
 	}
-	// A steady-state training step allocates nothing (issue 3).
-	if r.AllocsPerStep != 0 {
+	// A steady-state training step allocates nothing (issue 3); the race
+	// detector's instrumentation allocates, so that is checked without it.
+	if r.AllocsPerStep != 0 && !raceEnabled {
 		t.Errorf("craft bench step allocs/step = %v; want 0", r.AllocsPerStep)
 	}
 }
