@@ -70,7 +70,7 @@ func TestKilledMidSave(t *testing.T) {
 		t.Skip("starts child processes; skipped in -short")
 	}
 	path := filepath.Join(t.TempDir(), "craft.db")
-	const rounds = 10
+	const rounds = 6
 	var committed uint64
 	landed := 0 // rounds where the in-flight save had committed before the kill
 	for round := range rounds {
