@@ -31,6 +31,7 @@ var (
 // ServiceConfig configures a Service.
 type ServiceConfig struct {
 	Conf       conf.Config      // the run
+	Source     dataset.Source   // its dataset, opened as the workers' replicas are built (worker.OpenSource)
 	Store      Store            // where checkpoints are committed
 	LeaseSteps int              // steps workers may run ahead of the last report; 0 = 64
 	ShardBytes int              // target bytes per dataset shard; 0 = 1 MiB
@@ -139,13 +140,9 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 	h.Write([]byte(c.Run.Name + "\x00" + s.hash))
 	s.run = h.Sum64()
 
-	src, err := dataset.Open(dataset.Config{
-		Kind: c.Data.Kind, Path: c.Data.Path, Tokenizer: c.Data.Tokenizer,
-		BPEVocabSize: c.Data.BPEVocabSize, ValFraction: c.Data.ValFraction,
-		Digits: c.Data.Digits, BlockSize: c.Model.BlockSize, CSVHeader: c.Data.CSVHeader, Seed: c.Run.Seed,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open dataset: %w", err)
+	src := cfg.Source
+	if src == nil {
+		return nil, errors.New("coordinator: ServiceConfig.Source is nil")
 	}
 	m, shards, err := dataset.Pack(src, dataset.SamplesPerShard(src, cfg.ShardBytes))
 	if err != nil {

@@ -69,7 +69,11 @@ func startHead(ctx context.Context, c conf.Config, mode resumeMode, onReport fun
 	case err != nil && !errors.Is(err, coordinator.ErrNoCheckpoint):
 		return fail(err)
 	}
-	h.svc, err = coordinator.NewService(ctx, coordinator.ServiceConfig{Conf: c, Store: store, Logger: h.log, OnReport: onReport})
+	src, err := worker.OpenSource(c)
+	if err != nil {
+		return fail(err)
+	}
+	h.svc, err = coordinator.NewService(ctx, coordinator.ServiceConfig{Conf: c, Source: src, Store: store, Logger: h.log, OnReport: onReport})
 	if err != nil {
 		return fail(err)
 	}
