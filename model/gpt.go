@@ -131,6 +131,9 @@ type GPT struct {
 	dropped bool // the last Forward applied dropout
 
 	dec *decoder // Generate's KV cache, made on first use
+
+	hook   func(lo, hi int) // SetGradHook
+	hookLo []int            // where each block starts in the arena
 }
 
 // NewGPT builds a GPT with nanoGPT's initialisation drawn from cfg.Seed:
@@ -372,6 +375,7 @@ func (g *GPT) Backward(scale float32) {
 		k.attentionBackward(g.dqkv, g.datt, g.datty, L.qkv, L.att, L.attd, am, B, T, C, NH, 0)
 		k.linearBackwardSet(g.dln, L.dattnW, L.dattnB, g.dqkv, L.ln1, L.attnW, N, C, 3*C)
 		k.layerNormBackward(g.dres, L.dln1W, L.dln1B, g.dln, x, L.ln1Mean, L.ln1Rstd, L.ln1W, N, C)
+		g.gradsDone(l)
 	}
 	dEnc := g.dres
 	if g.dropped {
@@ -379,6 +383,7 @@ func (g *GPT) Backward(scale float32) {
 		dEnc = g.dtmp
 	}
 	k.encoderBackward(g.dwte, g.dwpe, dEnc, g.tokens, B, T, C)
+	g.gradsDone(-1)
 }
 
 // Predict writes the most likely next token at each position of the last
