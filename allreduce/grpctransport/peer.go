@@ -31,8 +31,8 @@ const mdAddr = "craft-ring-addr"
 const minClientKeepalive = 10 * time.Second
 
 // peer is the connection to one peer address: a gRPC ClientConn, the data
-// stream to it (opened on the first data message, kept across
-// generations), the goroutine that writes the stream, and the goroutine
+// stream to it (opened on the first data message and kept across
+// generations; Send writes it in the caller's goroutine), and the goroutine
 // that watches the connection. A peer dies once: its connection breaks or
 // its stream fails; Configure replaces a dead peer with a new one.
 type peer struct {
@@ -306,6 +306,7 @@ func (p *peer) waitRelease(limit time.Duration) {
 	case <-p.release.done:
 	case <-t.C:
 		p.release = newReleaser()
+		p.hdr = make([]byte, 0, maxHeaderLen) // the old one may still be read
 	}
 }
 
