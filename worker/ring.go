@@ -17,3 +17,9 @@ type RingReducer struct {
 func (r RingReducer) AllReduce(ctx context.Context, call uint64, buf []float32) error {
 	return r.Ring.AllReduce(ctx, allreduce.Tag{Gen: r.Gen, Step: call}, buf)
 }
+
+// Start begins a bucketed sum over the ring (BucketReducer), tagged as
+// AllReduce tags it.
+func (r RingReducer) Start(ctx context.Context, call uint64, total int) BucketOp {
+	return r.Ring.Start(ctx, allreduce.Tag{Gen: r.Gen, Step: call}, total)
+}

@@ -21,6 +21,33 @@ type Reducer interface {
 	AllReduce(ctx context.Context, call uint64, buf []float32) error
 }
 
+// BucketReducer is a Reducer that also sums a buffer handed over in parts,
+// reducing each part while the caller computes the next: the trainer
+// overlaps the gradient's all-reduce with the backward pass through it.
+// Start is called from one goroutine at a time, after the previous
+// operation's Wait.
+type BucketReducer interface {
+	Reducer
+	// Start begins the sum of total elements, numbered call as AllReduce's.
+	Start(ctx context.Context, call uint64, total int) BucketOp
+}
+
+// BucketOp is one sum of a BucketReducer. Submit the parts, whose lengths add
+// up to the total given to Start, in the same order and of the same lengths
+// on every rank; each is summed in place and must not be touched until Wait
+// returns. Wait, called exactly once after the last Submit, blocks until every
+// part holds the sum or the operation failed. allreduce.Op implements it.
+type BucketOp interface {
+	Submit(part []float32)
+	Wait() error
+}
+
+// gradHooker is a model that tells as Backward finishes each part of the
+// gradient (model.GPT.SetGradHook).
+type gradHooker interface {
+	SetGradHook(f func(lo, hi int))
+}
+
 // Local is the Reducer of a run with a single rank: the sum is the buffer.
 type Local struct{}
 
@@ -85,15 +112,17 @@ type Trainer struct {
 	state State    // step, history: what a checkpoint restores
 	meta  Snapshot // the configuration stamped on snapshots
 
-	global []int       // the step's global batch of sample indices
-	batch  model.Batch // one micro-batch; its slices are views of full
-	full   model.Batch // the micro-batch buffers at their full size
-	pred   []int32     // predictions of one micro-batch
-	stats  [4]float32  // reduced beside the gradient: loss sum, count, correct, total
-	x, y   []int32     // one sample
-	feats  []float32   // one sample's features
-	evalIx []int       // the validation samples a periodic evaluation uses
-	mean   []float32   // per-feature mean and standard deviation over Train: tables are standardised
+	global []int            // the step's global batch of sample indices
+	batch  model.Batch      // one micro-batch; its slices are views of full
+	full   model.Batch      // the micro-batch buffers at their full size
+	pred   []int32          // predictions of one micro-batch
+	stats  [4]float32       // reduced beside the gradient: loss sum, count, correct, total
+	x, y   []int32          // one sample
+	feats  []float32        // one sample's features
+	evalIx []int            // the validation samples a periodic evaluation uses
+	op     BucketOp         // the gradient's sum while Backward runs
+	submit func(lo, hi int) // the grad hook: submits Grads[lo:hi] to op
+	mean   []float32        // per-feature mean and standard deviation over Train: tables are standardised
 	std    []float32
 }
 
@@ -130,6 +159,7 @@ func NewTrainer(cfg Config, m model.Model, opt optim.Optimizer, src dataset.Sour
 		t.feats = make([]float32, w)
 	}
 	t.batch = t.full
+	t.submit = func(lo, hi int) { t.op.Submit(t.model.Arena().Grads[lo:hi]) }
 	if fs, ok := src.(dataset.FeatureStats); ok {
 		t.mean, t.std = fs.FeatureStats()
 	}
@@ -168,25 +198,49 @@ func (t *Trainer) TrainStep(ctx context.Context) (StepStats, error) {
 		return StepStats{}, err
 	}
 	a.ZeroGrad()
+	// With several ranks, a reducer that takes parts and a model that
+	// reports them, the last micro-batch's Backward hands each part of the
+	// gradient to the all-reduce as soon as it is final, and the loss
+	// statistics ride as the last part of the same operation.
+	br, bucketed := t.red.(BucketReducer)
+	hk, hooked := t.model.(gradHooker)
+	overlap := bucketed && hooked && t.cfg.Ranks > 1
 	var lossSum float64
 	var count int
 	for lo := 0; lo < n; lo += t.cfg.MicroBatch {
 		rows := min(t.cfg.MicroBatch, n-lo)
 		t.fill(dataset.Train, t.global[off+lo:off+lo+rows], step, off+lo)
 		ls, c := t.model.Forward(&t.batch, true)
-		t.model.Backward(1)
 		lossSum += ls
 		count += c
+		if !overlap || lo+rows < n {
+			t.model.Backward(1)
+			continue
+		}
+		t.stats = [4]float32{float32(lossSum), float32(count)}
+		t.op = br.Start(ctx, t.call(callGrads), len(a.Grads)+2)
+		hk.SetGradHook(t.submit)
+		t.model.Backward(1)
+		hk.SetGradHook(nil)
+		t.op.Submit(t.stats[:2])
 	}
 	compute := time.Since(start)
 
 	start = time.Now()
-	t.stats = [4]float32{float32(lossSum), float32(count)}
-	if err := t.reduce(ctx, callGrads, a.Grads); err != nil {
-		return StepStats{}, err
-	}
-	if err := t.reduce(ctx, callStats, t.stats[:2]); err != nil {
-		return StepStats{}, err
+	if overlap {
+		err := t.op.Wait()
+		t.op = nil
+		if err != nil {
+			return StepStats{}, fmt.Errorf("all-reduce at step %d: %w", t.state.Step+1, err)
+		}
+	} else {
+		t.stats = [4]float32{float32(lossSum), float32(count)}
+		if err := t.reduce(ctx, callGrads, a.Grads); err != nil {
+			return StepStats{}, err
+		}
+		if err := t.reduce(ctx, callStats, t.stats[:2]); err != nil {
+			return StepStats{}, err
+		}
 	}
 	reduce := time.Since(start)
 
@@ -220,9 +274,11 @@ const (
 	callsPerStep = 4
 )
 
+// call numbers the k-th reduction of the current step.
+func (t *Trainer) call(k int) uint64 { return uint64(t.state.Step)*callsPerStep + uint64(k) }
+
 func (t *Trainer) reduce(ctx context.Context, k int, buf []float32) error {
-	call := uint64(t.state.Step)*callsPerStep + uint64(k)
-	if err := t.red.AllReduce(ctx, call, buf); err != nil {
+	if err := t.red.AllReduce(ctx, t.call(k), buf); err != nil {
 		return fmt.Errorf("all-reduce at step %d: %w", t.state.Step+1, err)
 	}
 	return nil
