@@ -2,12 +2,17 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 )
 
 func newWorkerCmd() *cobra.Command {
-	var o workerOptions
+	var (
+		o          workerOptions
+		cpuProfile string
+	)
 	cmd := &cobra.Command{
 		Use:   "worker --join HOST:PORT",
 		Short: "Run a worker: join a coordinator and train its share of every step",
@@ -27,6 +32,17 @@ generation.`,
 			if o.threads < 0 {
 				return fmt.Errorf("--threads %d: want 0 (all cores) or more", o.threads)
 			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
+			}
 			return runWorker(cmd.Context(), o)
 		},
 	}
@@ -38,6 +54,8 @@ generation.`,
 	f.StringVar(&o.token, "token", "", "the cluster's join token (cluster.join_token), if it has one")
 	f.IntVar(&o.threads, "threads", 0, "compute threads (0: the configuration's train.threads, else all cores)")
 	f.StringVar(&o.cacheDir, "cache-dir", "", "directory that caches fetched dataset shards (default: memory only)")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof; bench/scaling.sh)")
+	f.MarkHidden("cpuprofile")
 	f.StringVar(&o.gossip, "gossip", "", "where the membership gossip listens, host:port (default: the --listen host, any port)")
 	f.StringVar(&o.gossipAdv, "gossip-advertise", "", "the gossip address other nodes reach (default: the bound address)")
 	return cmd
