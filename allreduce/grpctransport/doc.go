@@ -18,31 +18,37 @@
 //
 // A message is one ringpb.Frame: the header (run, generation, step, sender
 // rank, segment, kind) and the payload as a protobuf bytes field holding the
-// raw little-endian elements. A custom gRPC codec (codec.go) writes the
-// header and copies the payload once, into a pooled buffer that gRPC frees
-// after writing it out (Send must not keep the caller's buffer); on receipt
-// it parses the header and keeps a reference to gRPC's receive buffers, from
-// which Recv copies the payload straight into the caller's buffer. Nothing is
-// allocated per message in steady state.
+// raw little-endian elements, encoded and decoded by a custom gRPC codec
+// (codec.go; a test holds it to protobuf's encoding, a fuzz test its decoder
+// to protobuf's). Send writes the header and hands a payload of 16 KiB or
+// more to gRPC in place, in the caller's goroutine: gRPC's writer copies it
+// into the connection's write buffer, and Send returns once it has (Send
+// must not keep the caller's buffer); smaller payloads are copied into a
+// pooled buffer. On receipt the codec parses the header and keeps a
+// reference to gRPC's frame buffers (read straight from the socket, from a
+// pool that does not zero them), from which Recv copies the payload into
+// the caller's buffer. Nothing is allocated per message for the payload.
 //
 // # Flow control and buffers
 //
-// Send hands its frame to gRPC in the caller's goroutine; gRPC's writer
-// copies it into the connection's write buffer. Per peer, at most
-// Config.RecvQueueMessages received messages wait for Recv; beyond that the
-// HTTP/2 stream window (Config.StreamWindowBytes) holds the rest, and Send
-// blocks. The receive limit is MaxPayloadBytes plus the header: set
-// MaxPayloadBytes to the Ring's SegmentBytes, not more.
+// Per peer, at most Config.RecvQueueMessages received messages wait for
+// Recv; beyond that the HTTP/2 stream window (Config.StreamWindowBytes)
+// holds the rest, and Send blocks in its own select, so a cancelled context
+// ends it (the stream is then cancelled and the next Send opens another).
+// The receive limit is MaxPayloadBytes plus the header: set MaxPayloadBytes
+// to the Ring's SegmentBytes, not more.
 //
 // # Failures
 //
-// A peer counts as lost when its connection fails (the peer's process died,
-// its endpoint closed, or keepalive found it silent), when it cannot be
-// reached at all, or when its data stream to this endpoint ends. Send and
-// Recv then return an *allreduce.PeerError wrapping allreduce.ErrPeerLost
-// with the peer's rank and address. A killed process on the same host is
-// seen at once (the kernel closes its sockets); a silent one after about
-// KeepaliveTime+KeepaliveTimeout. Messages of another run or an older
+// A peer counts as lost when a connection to or from it fails (the peer's
+// process died, its endpoint closed, or keepalive found it silent) or when
+// it cannot be reached at all; the end of a single stream is not a loss
+// (a sender cancels its stream when a Send is cancelled). Send and Recv then
+// return an *allreduce.PeerError wrapping allreduce.ErrPeerLost with the
+// peer's rank and address. A killed process on the same host is seen at
+// once (the kernel closes its sockets); a silent one after about
+// KeepaliveTime+KeepaliveTimeout. Close lets the data already sent reach
+// the peers (for at most a second) before it closes the connections. Messages of another run or an older
 // generation are dropped on arrival; newer ones are held, as the contract
 // says. gRPC status codes never leave this package.
 package grpctransport
