@@ -171,7 +171,11 @@ func TestAttentionGrad(t *testing.T) {
 			loss()
 			dqkv, datt := make([]float32, B*T*3*C), make([]float32, B*NH*T*T)
 			k.attentionBackward(dqkv, datt, R, qkv, att, attd, mask, B, T, C, NH, 1)
-			checkGrad(t, "attention qkv", qkv, dqkv, loss, 2e-3, 2e-3)
+			step := 1
+			if C > 8 {
+				step = 23 // large: a spread sample of the inputs
+			}
+			checkGradEvery(t, "attention qkv", qkv, dqkv, loss, 2e-3, 2e-3, step)
 		})
 	}
 }
