@@ -1,0 +1,103 @@
+package main
+
+import (
+	"math"
+	"strings"
+	"testing"
+)
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int
+		ok   bool
+	}{
+		{"4K", 4 << 10, true},
+		{"64k", 64 << 10, true},
+		{"1M", 1 << 20, true},
+		{"16MiB", 16 << 20, true},
+		{"2G", 2 << 30, true},
+		{"4096", 4096, true},
+		{" 1M ", 1 << 20, true},
+		{"", 0, false},
+		{"M", 0, false},
+		{"-1K", 0, false},
+		{"1.5M", 0, false},
+	}
+	for _, tc := range tests {
+		got, err := parseSize(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d, ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestFormatSize(t *testing.T) {
+	tests := []struct {
+		in   int64
+		want string
+	}{
+		{4096, "4K"}, {1 << 20, "1M"}, {64 << 20, "64M"}, {1 << 30, "1G"}, {1000, "1000"}, {1536 << 10, "1536K"},
+	}
+	for _, tc := range tests {
+		if got := formatSize(tc.in); got != tc.want {
+			t.Errorf("formatSize(%d) = %q; want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestAutoIters(t *testing.T) {
+	tests := []struct{ size, iters, want int }{
+		{4 << 10, 0, 200}, {64 << 10, 0, 200}, {1 << 20, 0, 50}, {16 << 20, 0, 20}, {16 << 20, 7, 7},
+	}
+	for _, tc := range tests {
+		if got := autoIters(tc.size, tc.iters); got != tc.want {
+			t.Errorf("autoIters(%d, %d) = %d; want %d", tc.size, tc.iters, got, tc.want)
+		}
+	}
+}
+
+// TestCombineRankReports checks the timing rule shared with
+// bench/gloo_allreduce.py: per iteration the slowest rank, then the median.
+func TestCombineRankReports(t *testing.T) {
+	o := allreduceBenchOptions{Sizes: []int{1 << 20}}
+	reports := [][]rankTimes{
+		{{Bytes: 1 << 20, TimesNS: []int64{1000, 5000, 3000}}},
+		{{Bytes: 1 << 20, TimesNS: []int64{2000, 1000, 4000}}},
+	}
+	rows, err := combineRankReports(2, o, reports)
+	if err != nil {
+		t.Fatalf("combineRankReports = %v", err)
+	}
+	// Slowest per iteration: 2000, 5000, 4000; median 4000 ns.
+	r := rows[0]
+	if r.TimeUS != 4 || r.Count != 1<<18 || r.Iters != 3 {
+		t.Errorf("row = %+v; want time 4 us, count 262144, 3 iterations", r)
+	}
+	wantAlg := float64(1<<20) / 4e-6 / 1e9
+	if math.Abs(r.AlgBW-wantAlg) > 1e-9 || math.Abs(r.BusBW-wantAlg) > 1e-9 { // 2(n-1)/n = 1 at n=2
+		t.Errorf("algbw, busbw = %v, %v; want %v, %v", r.AlgBW, r.BusBW, wantAlg, wantAlg)
+	}
+	rows, err = combineRankReports(4, o, append(reports, reports...))
+	if err != nil || math.Abs(rows[0].BusBW-wantAlg*1.5) > 1e-9 {
+		t.Errorf("busbw at 4 ranks = %v, %v; want algbw * 1.5 = %v", rows[0].BusBW, err, wantAlg*1.5)
+	}
+	short := [][]rankTimes{reports[0], {{Bytes: 1 << 20, TimesNS: []int64{1}}}}
+	if _, err := combineRankReports(2, o, short); err == nil || !strings.Contains(err.Error(), "iterations") {
+		t.Errorf("combineRankReports with unequal iterations = %v; want an error", err)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	tests := []struct {
+		in   []int64
+		want float64
+	}{
+		{[]int64{3e9, 1e9, 2e9}, 2}, {[]int64{4e9, 1e9, 2e9, 3e9}, 2.5}, {nil, 0},
+	}
+	for _, tc := range tests {
+		if got := median(tc.in); got != tc.want {
+			t.Errorf("median(%v) = %v; want %v", tc.in, got, tc.want)
+		}
+	}
+}
