@@ -371,12 +371,27 @@ func (t *Transport) sendAbort(ctx context.Context, to int, p *peer, h frameHeade
 	if p.isDead() {
 		return t.lost(to, p.err())
 	}
-	ctx = metadata.AppendToOutgoingContext(ctx, mdAddr, t.addr)
+	// The call runs on a context of our own (p.ctx carries the sender's
+	// address), never on the caller's: gRPC watches its context from other
+	// goroutines, and the Ring reuses its operation contexts. The caller's
+	// ctx is watched here instead.
 	fr := &ringpb.Frame{Run: h.Run, Generation: h.Generation, Step: h.Step, Sender: h.Sender, Segment: h.Segment, Kind: h.Kind, Payload: payload}
-	if _, err := p.client.Abort(ctx, fr); err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("grpctransport: abort to rank %d (%s): %w", to, p.addr, ctx.Err())
-		}
+	cctx, cancel := context.WithTimeout(p.ctx, abortTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.client.Abort(cctx, fr)
+		done <- err
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		cancel()
+		<-done
+		return fmt.Errorf("grpctransport: abort to rank %d (%s): %w", to, p.addr, ctx.Err())
+	}
+	if err != nil {
 		if t.isClosed() {
 			return allreduce.ErrClosed
 		}
@@ -384,6 +399,9 @@ func (t *Transport) sendAbort(ctx context.Context, to int, p *peer, h frameHeade
 	}
 	return nil
 }
+
+// abortTimeout bounds an abort call whose caller set no deadline.
+const abortTimeout = 5 * time.Second
 
 // describe turns a gRPC error into a plain one (status codes stay in this
 // package).
