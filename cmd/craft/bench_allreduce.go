@@ -38,15 +38,18 @@ type allreduceBenchOptions struct {
 	Wire         allreduce.Wire
 	SegmentBytes int
 	ProfileDir   string // where each rank writes rank-N.cpu.pprof; "" = none
-	Threads      int    // GOMAXPROCS of each rank process; 0 = cores / ranks (at least 1)
+	Threads      int    // GOMAXPROCS of each rank process; 0 = cores / ranks, at least 2
 }
 
-// threadsFor is the GOMAXPROCS of each of n rank processes.
+// threadsFor is the GOMAXPROCS of each of n rank processes: a share of the
+// cores, but at least 2, because with a single P a rank stalls whenever
+// gRPC's writer sits in a long write(2) to the socket (seen in execution
+// traces: the reader, the stream handler and the Ring then wait for the P).
 func (o allreduceBenchOptions) threadsFor(n int) int {
 	if o.Threads > 0 {
 		return o.Threads
 	}
-	return max(1, runtime.NumCPU()/n)
+	return max(2, runtime.NumCPU()/n)
 }
 
 // args renders the options as flags of `craft bench allreduce-rank`.
@@ -201,7 +204,7 @@ processes (craft bench link) and prints busbw as a fraction of it.`,
 	f.Float64Var(&linkSeconds, "link-seconds", 3, "seconds of the single-stream link measurement (0: skip)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per row instead of the table")
 	f.StringVar(&profile, "profile", "", "write a CPU profile of each rank to `DIR`/rank-N.cpu.pprof")
-	f.IntVar(&threads, "threads", 0, "GOMAXPROCS of each rank process (0: cores / ranks, at least 1)")
+	f.IntVar(&threads, "threads", 0, "GOMAXPROCS of each rank process (0: cores / ranks, at least 2)")
 	return cmd
 }
 
