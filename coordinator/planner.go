@@ -49,12 +49,15 @@ type Joined struct{ Member Member }
 type Failed struct{ ID string }
 
 // Reported: a worker completed step in generation Gen; Stopped says early
-// stopping ended the run there.
+// stopping ended the run there; Failed says the worker's generation failed
+// (an all-reduce or a checkpoint), so the ring must start another from the
+// last checkpoint although no one left.
 type Reported struct {
 	ID      string
 	Gen     uint64
 	Step    int
 	Stopped bool
+	Failed  bool
 }
 
 // Committed: the checkpoint of Step is in the store.
@@ -129,6 +132,9 @@ func (p *Planner) Step(ev Event) (*Plan, error) {
 	case Reported:
 		if p.cur == nil || e.Gen != p.cur.Gen || p.done {
 			return nil, nil
+		}
+		if e.Failed {
+			return p.replan(), nil
 		}
 		if e.Stopped && (p.stoppedAt == 0 || e.Step < p.stoppedAt) {
 			p.stoppedAt = e.Step

@@ -36,18 +36,18 @@ func TestPlannerScenarios(t *testing.T) {
 		{"waits for min workers, then runs", PlannerConfig{MinWorkers: 2, TotalSteps: 100, LeaseSteps: 20}, []step{
 			{join("a"), "-"},
 			{join("b"), "g1 [a b] 0..20"},
-			{Reported{"a", 1, 5, false}, "-"},
-			{Reported{"a", 1, 10, false}, "g1 [a b] 0..30"},
-			{Reported{"b", 1, 9, false}, "-"},
+			{Reported{"a", 1, 5, false, false}, "-"},
+			{Reported{"a", 1, 10, false, false}, "g1 [a b] 0..30"},
+			{Reported{"b", 1, 9, false, false}, "-"},
 		}},
 		{"failure rolls back to the last checkpoint", PlannerConfig{MinWorkers: 1, TotalSteps: 100, LeaseSteps: 20}, []step{
 			{join("a"), "g1 [a] 0..20"},
 			{join("b"), "g2 [a b] 0..20"},
 			{join("c"), "g3 [a b c] 0..20"},
-			{Reported{"a", 3, 12, false}, "g3 [a b c] 0..32"},
+			{Reported{"a", 3, 12, false, false}, "g3 [a b c] 0..32"},
 			{Committed{10}, "-"},
 			{Failed{"b"}, "g4 [a c] 10..30"},
-			{Reported{"a", 3, 25, false}, "-"}, // stale generation: ignored
+			{Reported{"a", 3, 25, false, false}, "-"}, // stale generation: ignored
 			{Failed{"zz"}, "-"},
 		}},
 		{"below min stops planning until a join", PlannerConfig{MinWorkers: 2, TotalSteps: 50, LeaseSteps: 100}, []step{
@@ -61,8 +61,15 @@ func TestPlannerScenarios(t *testing.T) {
 		}},
 		{"early stop ends the run at its checkpoint", PlannerConfig{MinWorkers: 1, TotalSteps: 1000, LeaseSteps: 100}, []step{
 			{join("a"), "g1 [a] 0..100"},
-			{Reported{"a", 1, 40, true}, "-"},
+			{Reported{"a", 1, 40, true, false}, "-"},
 			{Committed{40}, "done@40"},
+		}},
+		{"a failed generation is replaced, from the last checkpoint", PlannerConfig{MinWorkers: 2, TotalSteps: 100, LeaseSteps: 20}, []step{
+			{join("a"), "-"},
+			{join("b"), "g1 [a b] 0..20"},
+			{Committed{10}, "-"},
+			{Reported{"a", 1, 12, false, true}, "g2 [a b] 10..30"},
+			{Reported{"b", 1, 12, false, true}, "-"}, // the same failure, seen by the other rank: already replaced
 		}},
 		{"resumed run starts at its checkpoint", PlannerConfig{MinWorkers: 1, TotalSteps: 100, LeaseSteps: 30, StartStep: 60}, []step{
 			{join("a"), "g1 [a] 60..90"},

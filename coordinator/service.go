@@ -68,6 +68,7 @@ type Report struct {
 	EvalAcc  float64
 	HasEval  bool
 	Stopped  bool
+	Failed   bool // the worker's generation failed: replan
 }
 
 // Assignment is a plan as one worker sees it.
@@ -288,7 +289,7 @@ func (s *Service) Report(id string, r Report) {
 	if r.HasEval {
 		s.valLoss, s.valAcc = r.EvalLoss, r.EvalAcc
 	}
-	plan, _ := s.planner.Step(Reported{ID: id, Gen: r.Gen, Step: r.Step, Stopped: r.Stopped})
+	plan, _ := s.planner.Step(Reported{ID: id, Gen: r.Gen, Step: r.Step, Stopped: r.Stopped, Failed: r.Failed})
 	s.publish(plan)
 }
 

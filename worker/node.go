@@ -85,6 +85,7 @@ type Report struct {
 	Update  time.Duration
 	Eval    *EvalResult // set after an evaluation
 	Stopped bool        // a callback (early stopping) ended the run
+	Failed  bool        // this worker's generation failed; the coordinator starts another
 }
 
 // NodeConfig configures a worker node.
@@ -202,7 +203,14 @@ func (n *Node) Run(ctx context.Context) error {
 		case err := <-done:
 			done = nil
 			if err != nil && ctx.Err() == nil {
-				n.log.Warn("generation failed; waiting for the next plan", "gen", cur, "err", err)
+				// Tell the coordinator: if no worker left (a timeout, a
+				// checkpoint that could not be committed), nothing else would
+				// start the next generation.
+				n.log.Warn("generation failed; asking for the next", "gen", cur, "err", err)
+				select {
+				case reports <- Report{Gen: cur, Step: n.tr.Step(), Failed: true}:
+				default:
+				}
 			}
 		case p := <-plans:
 			if p.Done {

@@ -106,7 +106,7 @@ func (s *session) Send(r worker.Report) error {
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	m := &craftpb.StepReport{
 		Gen: r.Gen, Step: int64(r.Step), Loss: r.Loss, Tokens: int64(r.Tokens),
-		ComputeMs: ms(r.Compute), AllreduceMs: ms(r.Reduce), UpdateMs: ms(r.Update), Stopped: r.Stopped,
+		ComputeMs: ms(r.Compute), AllreduceMs: ms(r.Reduce), UpdateMs: ms(r.Update), Stopped: r.Stopped, Failed: r.Failed,
 	}
 	if e := r.Eval; e != nil {
 		m.Eval = &craftpb.EvalResult{Step: int64(e.Step), Loss: e.Loss, Accuracy: e.Accuracy, Samples: int64(e.Samples)}

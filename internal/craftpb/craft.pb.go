@@ -314,6 +314,7 @@ type StepReport struct {
 	UpdateMs      float64                `protobuf:"fixed64,7,opt,name=update_ms,json=updateMs,proto3" json:"update_ms,omitempty"`
 	Eval          *EvalResult            `protobuf:"bytes,8,opt,name=eval,proto3" json:"eval,omitempty"`        // set after an evaluation
 	Stopped       bool                   `protobuf:"varint,9,opt,name=stopped,proto3" json:"stopped,omitempty"` // early stopping ended the run
+	Failed        bool                   `protobuf:"varint,10,opt,name=failed,proto3" json:"failed,omitempty"`  // the worker's generation failed (an all-reduce or a checkpoint): start another
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -407,6 +408,13 @@ func (x *StepReport) GetEval() *EvalResult {
 func (x *StepReport) GetStopped() bool {
 	if x != nil {
 		return x.Stopped
+	}
+	return false
+}
+
+func (x *StepReport) GetFailed() bool {
+	if x != nil {
+		return x.Failed
 	}
 	return false
 }
@@ -1095,7 +1103,7 @@ const file_craft_proto_rawDesc = "" +
 	"\x06report\x18\x02 \x01(\v2\x14.craft.v1.StepReportH\x00R\x06reportB\x05\n" +
 	"\x03msg\"$\n" +
 	"\x05Hello\x12\x1b\n" +
-	"\tworker_id\x18\x01 \x01(\tR\bworkerId\"\x81\x02\n" +
+	"\tworker_id\x18\x01 \x01(\tR\bworkerId\"\x99\x02\n" +
 	"\n" +
 	"StepReport\x12\x10\n" +
 	"\x03gen\x18\x01 \x01(\x04R\x03gen\x12\x12\n" +
@@ -1107,7 +1115,9 @@ const file_craft_proto_rawDesc = "" +
 	"\fallreduce_ms\x18\x06 \x01(\x01R\vallreduceMs\x12\x1b\n" +
 	"\tupdate_ms\x18\a \x01(\x01R\bupdateMs\x12(\n" +
 	"\x04eval\x18\b \x01(\v2\x14.craft.v1.EvalResultR\x04eval\x12\x18\n" +
-	"\astopped\x18\t \x01(\bR\astopped\"j\n" +
+	"\astopped\x18\t \x01(\bR\astopped\x12\x16\n" +
+	"\x06failed\x18\n" +
+	" \x01(\bR\x06failed\"j\n" +
 	"\n" +
 	"EvalResult\x12\x12\n" +
 	"\x04step\x18\x01 \x01(\x03R\x04step\x12\x12\n" +
