@@ -1,0 +1,154 @@
+#!/bin/sh
+# Data-parallel scaling of Craft against PyTorch DDP (gloo), same config, same global batch:
+# tokens/s of 2 workers pinned to one core each against 1 worker on one core, and
+# efficiency = tokens/s(2 workers) / (2 x tokens/s(1 worker)).
+#   bench/scaling.sh                                # conf/shakespeare-baby.yaml, 300 steps
+#   STEPS=300 SKIP=20 ROUNDS=2 bench/scaling.sh [--set key=value ...]
+# Craft: a `craft coordinator` (not pinned) and N `craft worker --threads 1` OS processes,
+# worker i under `taskset -c i`, talking gRPC over 127.0.0.1. tokens/s is read from the
+# coordinator's /status (step, uptime_s) over the steady-state steps only: from the first step
+# past SKIP (data fetch, warm-up) to the last step before the end-of-run evaluation and
+# checkpoint; periodic evaluation and checkpoints are off (train.eval_every=0,
+# checkpoint.every=0: both only at the end, outside the timed window).
+# PyTorch: bench/torch_ddp.py, N ranks x 1 thread, rank r pinned to core r, DDP over gloo
+# (a plain model for N = 1), SKIP warm-up steps then STEPS timed; run with OPENBLAS_CORETYPE
+# and OPENBLAS_L2_SIZE unset and OPENBLAS_NUM_THREADS=1, PyTorch's best on Debian's build.
+# Each round runs craft 1, torch 1, craft 2, torch 2, torch 2 without gradient sync; the
+# table keeps each side's best round. The machines have 2 cores shared with whatever else
+# runs: compare the ratios of one run, not figures across runs.
+set -eu
+cd "$(dirname "$0")/.."
+conf=${CONF:-conf/shakespeare-baby.yaml}
+steps=${STEPS:-300}
+skip=${SKIP:-20}
+rounds=${ROUNDS:-2}
+dir=$(mktemp -d)
+pids=""
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null || true; done
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+go build -o "$dir/craft" ./cmd/craft
+total=$((skip + steps + 5))
+set -- --set train.steps="$total" --set train.eval_every=0 --set checkpoint.every=0 "$@"
+"$dir/craft" conf show --conf "$conf" "$@" | grep -v '^# hash' >"$dir/conf.yaml"
+vocab=$("$dir/craft" bench step --conf "$conf" "$@" --threads 1 --steps 1 --warmup 0 --json |
+	/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["vocab"])')
+
+# craft_run N ROUND: a coordinator and N pinned workers; appends one JSON line to craft.jsonl.
+craft_run() {
+	n=$1
+	run="$dir/craft-$1-$2"
+	shift 2
+	mkdir -p "$run"
+	"$dir/craft" coordinator --conf "$conf" "$@" --set cluster.min_workers="$n" \
+		--set checkpoint.path="$run/craft.db" --set run.out_dir="$run" --exit-on-done \
+		--log-level warn >"$run/coordinator.out" 2>"$run/coordinator.err" &
+	coord=$!
+	pids="$coord"
+	i=0
+	while ! grep -q 'status at http' "$run/coordinator.out"; do
+		i=$((i + 1))
+		if [ "$i" -gt 300 ] || ! kill -0 "$coord" 2>/dev/null; then
+			cat "$run/coordinator.err" >&2
+			echo "scaling: the coordinator did not start" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+	join=$(sed -n 's/.*--join \([^`]*\)`.*/\1/p' "$run/coordinator.out")
+	status=$(sed -n 's|.*status at \(http://[^ ]*\).*|\1|p' "$run/coordinator.out")
+	w=0
+	while [ "$w" -lt "$n" ]; do
+		taskset -c "$w" "$dir/craft" worker --join "$join" --threads 1 --id "w$w" --log-level warn \
+			>"$run/worker-$w.out" 2>"$run/worker-$w.err" &
+		pids="$pids $!"
+		w=$((w + 1))
+	done
+	/usr/bin/python3 - "$status" "$n" "$skip" "$total" ${pids#* } >>"$dir/craft.jsonl" <<'PY' || { cat "$run"/*.err >&2; exit 1; }
+import json, os, sys, time, urllib.request
+url, n, skip, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+workers = sys.argv[5:]
+hz = os.sysconf("SC_CLK_TCK")
+def cpu():
+    """CPU seconds (user + system) the worker processes have used so far."""
+    s = 0
+    for p in workers:
+        with open(f"/proc/{p}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        s += int(fields[11]) + int(fields[12])
+    return s / hz
+samples = []  # (uptime_s, step, tokens, worker CPU s) as /status reports them, read under one lock
+deadline = time.time() + 600
+while time.time() < deadline:
+    st = json.load(urllib.request.urlopen(url, timeout=10))
+    if st["step"] < total:
+        samples.append((st["uptime_s"], st["step"], st["tokens"], cpu()))
+    if st["state"] == "done" or st["step"] >= total:
+        break
+    time.sleep(0.05)
+else:
+    sys.exit("scaling: the run did not finish in 10 minutes")
+first = next(s for s in samples if s[1] > skip)
+last = samples[-1]
+steps = last[1] - first[1]
+secs = last[0] - first[0]
+if steps < 10:
+    sys.exit("scaling: only %d steady-state steps seen" % steps)
+print(json.dumps({"impl": "craft", "workers": n, "steps": steps, "from_step": first[1], "to_step": last[1],
+                  "seconds": secs, "tokens_per_s_reported": (last[2] - first[2]) / secs,
+                  "steps_per_s": steps / secs, "cpu_ms_per_step": 1e3 * (last[3] - first[3]) / steps}))
+PY
+	for p in $pids; do wait "$p" || true; done
+	pids=""
+}
+
+torch_run() {
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_ddp.py \
+		--conf "$dir/conf.yaml" --vocab "$vocab" --steps "$steps" --warmup "$skip" --json "$@" >>"$dir/torch.jsonl"
+}
+
+round=1
+while [ "$round" -le "$rounds" ]; do
+	craft_run 1 "$round" "$@"
+	torch_run --ranks 1
+	craft_run 2 "$round" "$@"
+	torch_run --ranks 2
+	torch_run --ranks 2 --no-sync
+	round=$((round + 1))
+done
+
+/usr/bin/python3 - "$dir/craft.jsonl" "$dir/torch.jsonl" "$dir/conf.yaml" "$conf" "$rounds" <<'PY'
+import json, sys, yaml
+c = yaml.safe_load(open(sys.argv[3]))
+tokens_per_step = c["train"]["global_batch"] * c["model"]["block_size"]
+def best(path, key):
+    out = {}
+    for line in open(path):
+        r = json.loads(line)
+        if "steps_per_s" in r:
+            r["tokens_per_s"] = r["steps_per_s"] * tokens_per_step
+        k = key(r)
+        if k not in out or r["tokens_per_s"] > out[k]["tokens_per_s"]:
+            out[k] = r
+    return out
+craft = best(sys.argv[1], lambda r: r["workers"])
+torch = best(sys.argv[2], lambda r: (r["ranks"], r["no_sync"]))
+m = c["model"]
+print(f"{sys.argv[4]}: {m['n_layer']} layers, {m['n_head']} heads, {m['n_embd']} wide, block {m['block_size']}, "
+      f"global batch {c['train']['global_batch']} ({tokens_per_step} tokens/step); 1 thread per worker/rank, "
+      f"one core each; best of {sys.argv[5]} rounds")
+print(f"{'':<24} {'1 worker tok/s':>14} {'2 workers tok/s':>15} {'efficiency':>10}")
+def row(name, one, two):
+    print(f"{name:<24} {one:>14.0f} {two:>15.0f} {100 * two / (2 * one):>9.1f}%")
+row("craft", craft[1]["tokens_per_s"], craft[2]["tokens_per_s"])
+c1, c2 = craft[1]["cpu_ms_per_step"], craft[2]["cpu_ms_per_step"]
+row("pytorch ddp (gloo)", torch[(1, False)]["tokens_per_s"], torch[(2, False)]["tokens_per_s"])
+if (2, True) in torch:
+    row("pytorch, no grad sync", torch[(1, False)]["tokens_per_s"], torch[(2, True)]["tokens_per_s"])
+print(f"pytorch {torch[(1, False)]['version']} with {torch[(1, False)].get('blas', '?')}")
+print(f"craft worker CPU per step (all workers, same rounds): 1 worker {c1:.1f} ms, 2 workers {c2:.1f} ms; "
+      f"CPU efficiency {100 * c1 / c2:.1f}% (wall-clock efficiency also pays for waits and for other load on the cores)")
+PY
