@@ -13,9 +13,12 @@
 # PyTorch: bench/torch_ddp.py, N ranks x 1 thread, rank r pinned to core r, DDP over gloo
 # (a plain model for N = 1), SKIP warm-up steps then STEPS timed; run with OPENBLAS_CORETYPE
 # and OPENBLAS_L2_SIZE unset and OPENBLAS_NUM_THREADS=1, PyTorch's best on Debian's build.
-# Each round runs craft 1, torch 1, craft 2, torch 2, torch 2 without gradient sync; the
-# table keeps each side's best round. The machines have 2 cores shared with whatever else
-# runs: compare the ratios of one run, not figures across runs.
+# Each round runs craft 1, torch 1, craft 2, torch 2, then craft and torch on 2 cores without
+# gradient sync; the table keeps each side's best round. The no-sync rows are the ceiling the
+# two cores leave when both compute at once (Craft's: two `craft bench step` processes, one per
+# core, each on half the batch): far from 2x when other jobs load the machine. The machines
+# have 2 cores shared with whatever else runs: compare the ratios of one run, not figures
+# across runs.
 set -eu
 cd "$(dirname "$0")/.."
 conf=${CONF:-conf/shakespeare-baby.yaml}
@@ -34,6 +37,9 @@ go build -o "$dir/craft" ./cmd/craft
 total=$((skip + steps + 5))
 set -- --set train.steps="$total" --set train.eval_every=0 --set checkpoint.every=0 "$@"
 "$dir/craft" conf show --conf "$conf" "$@" | grep -v '^# hash' >"$dir/conf.yaml"
+batch=$(sed -n 's/^  global_batch: //p' "$dir/conf.yaml")
+block=$(sed -n 's/^  block_size: //p' "$dir/conf.yaml")
+tokens_per_step=$((batch * block))
 vocab=$("$dir/craft" bench step --conf "$conf" "$@" --threads 1 --steps 1 --warmup 0 --json |
 	/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["vocab"])')
 
@@ -105,6 +111,25 @@ PY
 	pids=""
 }
 
+# craft_nosync_run: 2 `craft bench step` processes pinned to cores 0 and 1 at once, each on
+# its share of the global batch with the same optimizer, no communication: the ceiling the
+# cores leave Craft (the twin of PyTorch's no-sync row). Global tokens/s = 2 x the slower.
+craft_nosync_run() {
+	share=$((batch / 2))
+	taskset -c 0 "$dir/craft" bench step --conf "$conf" "$@" --set train.global_batch="$share" --threads 1 \
+		--steps "$steps" --warmup "$skip" --json >"$dir/nosync-0.json" &
+	p0=$!
+	taskset -c 1 "$dir/craft" bench step --conf "$conf" "$@" --set train.global_batch="$share" --threads 1 \
+		--steps "$steps" --warmup "$skip" --json >"$dir/nosync-1.json"
+	wait "$p0"
+	/usr/bin/python3 - "$dir/nosync-0.json" "$dir/nosync-1.json" "$tokens_per_step" >>"$dir/craft.jsonl" <<'PY'
+import json, sys
+rs = [json.load(open(p)) for p in sys.argv[1:3]]
+slow = min(r["tokens_per_s"] / r["tokens_per_step"] for r in rs)  # steps/s of the slower
+print(json.dumps({"impl": "craft", "workers": "nosync", "steps_per_s": slow, "cpu_ms_per_step": 0}))
+PY
+}
+
 torch_run() {
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_ddp.py \
 		--conf "$dir/conf.yaml" --vocab "$vocab" --steps "$steps" --warmup "$skip" --json "$@" >>"$dir/torch.jsonl"
@@ -116,6 +141,7 @@ while [ "$round" -le "$rounds" ]; do
 	torch_run --ranks 1
 	craft_run 2 "$round" "$@"
 	torch_run --ranks 2
+	craft_nosync_run "$@"
 	torch_run --ranks 2 --no-sync
 	round=$((round + 1))
 done
@@ -145,6 +171,8 @@ def row(name, one, two):
     print(f"{name:<24} {one:>14.0f} {two:>15.0f} {100 * two / (2 * one):>9.1f}%")
 row("craft", craft[1]["tokens_per_s"], craft[2]["tokens_per_s"])
 c1, c2 = craft[1]["cpu_ms_per_step"], craft[2]["cpu_ms_per_step"]
+if "nosync" in craft:
+    row("craft, no grad sync", craft[1]["tokens_per_s"], craft["nosync"]["tokens_per_s"])
 row("pytorch ddp (gloo)", torch[(1, False)]["tokens_per_s"], torch[(2, False)]["tokens_per_s"])
 if (2, True) in torch:
     row("pytorch, no grad sync", torch[(1, False)]["tokens_per_s"], torch[(2, True)]["tokens_per_s"])
