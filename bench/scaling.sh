@@ -55,7 +55,7 @@ craft_run() {
 	coord=$!
 	pids="$coord"
 	i=0
-	while ! grep -q 'status at http' "$run/coordinator.out"; do
+	while ! grep -qs 'status at http' "$run/coordinator.out"; do
 		i=$((i + 1))
 		if [ "$i" -gt 300 ] || ! kill -0 "$coord" 2>/dev/null; then
 			cat "$run/coordinator.err" >&2
