@@ -19,6 +19,18 @@
 # core, each on half the batch): far from 2x when other jobs load the machine. The machines
 # have 2 cores shared with whatever else runs: compare the ratios of one run, not figures
 # across runs.
+#
+# Measured 2026-11-29 (bench/scaling.sh, defaults; 2 vCPUs shared with other jobs, load 2-7),
+# best of 2 rounds per run, three runs:
+#                          1 worker tok/s  2 workers tok/s  efficiency
+#   craft                   16136 / 16363 / 17533   24577 / 24859 / 24589   76.2 / 76.0 / 70.1 %
+#   pytorch ddp (gloo)       9186 /  8879 /  8882   13255 /  9795 /  8110   72.1 / 55.2 / 45.7 %
+#   pytorch, no grad sync                           17045 / 10872 /  8155   92.8 / 61.2 / 45.9 %
+# Craft worker CPU per step, 1 worker vs both of 2: 46.2/54.8, 44.9/53.8, 42.8/53.2 ms (CPU
+# efficiency 84, 84, 81 %). The 90 % goal is not reached: per step each of the 2 workers spends
+# ~2.5 ms of CPU on its core moving 3.2 MB each way over loopback TCP (in backward's time, with
+# the overlap), waits a median 3-4 ms after backward for the last parts and for the slower rank
+# (p90 6-11 ms on these loaded cores), and both repeat the optimizer step (~1.5-2 ms).
 set -eu
 cd "$(dirname "$0")/.."
 conf=${CONF:-conf/shakespeare-baby.yaml}
