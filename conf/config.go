@@ -94,7 +94,7 @@ type Train struct {
 	GradClip float64 `yaml:"grad_clip"`
 	// Micro-batches each worker accumulates per step (its share is split among them).
 	GradAccum int `yaml:"grad_accum"`
-	// Evaluate on the validation split every this many steps (and at the end); 0 = never.
+	// Evaluate on the validation split every this many steps, and at the end; 0 = only at the end.
 	EvalEvery int `yaml:"eval_every"`
 	// Batches of global_batch samples per evaluation.
 	EvalBatches int `yaml:"eval_batches"`

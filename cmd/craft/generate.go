@@ -53,6 +53,9 @@ most likely token each time; above 0 it samples, from the --top-k most likely wh
 			if err != nil {
 				return fmt.Errorf("%s step %d: %w", path, cp.Step, err)
 			}
+			if c.Data.Kind == "addition" && !cmd.Flags().Changed("tokens") {
+				tokens = c.Data.Digits + 1 // the answer's digits, and no more
+			}
 			ids := tok.Encode(prompt)
 			if len(ids) == 0 {
 				return fmt.Errorf("--prompt %q encodes to no tokens", prompt)
@@ -70,7 +73,7 @@ most likely token each time; above 0 it samples, from the --top-k most likely wh
 	}
 	cmd.Flags().StringVar(&path, "checkpoint", "", "checkpoint file (craft.db) of a GPT run")
 	cmd.Flags().StringVar(&prompt, "prompt", "", "text to continue")
-	cmd.Flags().IntVar(&tokens, "tokens", 100, "new tokens to generate")
+	cmd.Flags().IntVar(&tokens, "tokens", 100, "new tokens to generate (addition models: the answer's digits)")
 	cmd.Flags().Float64Var(&temperature, "temperature", 0.8, "sampling temperature; 0 = always the most likely token")
 	cmd.Flags().IntVar(&topK, "top-k", 0, "sample only among the k most likely tokens; 0 = all")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the sampling")
