@@ -51,11 +51,7 @@ def main():
 
     model = nanogpt.GPT(nanogpt.GPTConfig(block_size=T, vocab_size=len(chars), n_layer=m["n_layer"],
                                           n_head=m["n_head"], n_embd=m["n_embd"], dropout=m["dropout"], bias=m["bias"]))
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    nodecay = [p for p in model.parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": t["weight_decay"]},
-                             {"params": nodecay, "weight_decay": 0.0}],
-                            lr=t["learning_rate"], betas=(t["beta1"], t["beta2"]))
+    opt = nanogpt.configure_optimizers(model, t["weight_decay"], t["learning_rate"], (t["beta1"], t["beta2"]))
     start = time.perf_counter()
     loss = None
     for it in range(t["steps"]):

@@ -330,7 +330,7 @@ func (s *Service) publish(p *Plan) {
 			s.log.Info("run complete", "step", p.Start)
 			close(s.done)
 		}
-	} else if p.Until == p.Start || len(p.Ring) > 0 {
+	} else {
 		s.log.Debug("plan", "gen", p.Gen, "workers", len(p.Ring), "start", p.Start, "until", p.Until)
 	}
 	for id, mb := range s.sessions {

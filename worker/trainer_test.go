@@ -52,21 +52,7 @@ func newJobTrainer(t testing.TB, c conf.Config, rank, ranks int, red Reducer) (*
 func TestLossFalls(t *testing.T) {
 	c := tinyConf(t)
 	c.Train.Steps = 60
-	_, tr := newJobTrainer(t, c, 0, 1, Local{})
-	ctx := context.Background()
-	var first, last float64
-	for i := 0; i < c.Train.Steps; i++ {
-		s, err := tr.TrainStep(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if i < 5 {
-			first += s.Loss / 5
-		}
-		if i >= c.Train.Steps-5 {
-			last += s.Loss / 5
-		}
-	}
+	first, last := meanLoss(t, c)
 	if !(last < first*0.8) {
 		t.Errorf("mean loss of the last 5 steps = %.4f; want below 0.8 x the first 5 (%.4f)", last, first)
 	}

@@ -48,13 +48,6 @@ func openCheckpoint(ctx context.Context, path string) (*coordinator.Checkpoint, 
 	return cp, c, nil
 }
 
-func toCheckpoint(s *worker.Snapshot) *coordinator.Checkpoint {
-	return &coordinator.Checkpoint{
-		Step: s.Step, ConfigHash: s.ConfigHash, Config: s.Config, Tokenizer: s.Tokenizer,
-		Params: s.Params, Optim: s.Optim, Trainer: s.Trainer,
-	}
-}
-
 func toSnapshot(c *coordinator.Checkpoint) *worker.Snapshot {
 	return &worker.Snapshot{
 		Step: c.Step, ConfigHash: c.ConfigHash, Config: c.Config, Tokenizer: c.Tokenizer,
