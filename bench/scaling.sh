@@ -99,11 +99,14 @@ def cpu():
         s += int(fields[11]) + int(fields[12])
     return s / hz
 samples = []  # (uptime_s, step, tokens, worker CPU s) as /status reports them, read under one lock
+parts = []  # per sample, per worker: (compute_ms, allreduce_ms, update_ms)
 deadline = time.time() + 600
 while time.time() < deadline:
     st = json.load(urllib.request.urlopen(url, timeout=10))
     if st["step"] < total:
         samples.append((st["uptime_s"], st["step"], st["tokens"], cpu()))
+        if st["step"] > skip:  # where the workers' steps go (moving averages over ~10 steps)
+            parts.append([(w["compute_ms"], w["allreduce_ms"], w["update_ms"]) for w in st["workers"]])
     if st["state"] == "done" or st["step"] >= total:
         break
     time.sleep(0.05)
@@ -117,7 +120,8 @@ if steps < 10:
     sys.exit("scaling: only %d steady-state steps seen" % steps)
 print(json.dumps({"impl": "craft", "workers": n, "steps": steps, "from_step": first[1], "to_step": last[1],
                   "seconds": secs, "tokens_per_s_reported": (last[2] - first[2]) / secs,
-                  "steps_per_s": steps / secs, "cpu_ms_per_step": 1e3 * (last[3] - first[3]) / steps}))
+                  "steps_per_s": steps / secs, "cpu_ms_per_step": 1e3 * (last[3] - first[3]) / steps,
+                  "parts_ms": [sum(p[k] for ws in parts for p in ws) / max(1, sum(len(ws) for ws in parts)) for k in range(3)]}))
 PY
 	for p in $pids; do wait "$p" || true; done
 	pids=""
@@ -191,4 +195,9 @@ if (2, True) in torch:
 print(f"pytorch {torch[(1, False)]['version']} with {torch[(1, False)].get('blas', '?')}")
 print(f"craft worker CPU per step (all workers, same rounds): 1 worker {c1:.1f} ms, 2 workers {c2:.1f} ms; "
       f"CPU efficiency {100 * c1 / c2:.1f}% (wall-clock efficiency also pays for waits and for other load on the cores)")
+for n in (1, 2):
+    p = craft[n].get("parts_ms")
+    if p:
+        print(f"craft step, {n} worker{'s' if n > 1 else ''} (mean of the workers' /status): compute {p[0]:.1f} ms, "
+              f"wait for the all-reduce after backward {p[1]:.1f} ms, update {p[2]:.1f} ms")
 PY

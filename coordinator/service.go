@@ -64,11 +64,14 @@ type Report struct {
 	Loss     float64
 	Tokens   int
 	Duration time.Duration // compute + all-reduce + update
-	EvalLoss float64       // set (> 0) after an evaluation
-	EvalAcc  float64
-	HasEval  bool
-	Stopped  bool
-	Failed   bool // the worker's generation failed: replan
+	// The parts of Duration, when the worker reports them: forward and
+	// backward, the wait for the gradient's sum after backward, the update.
+	Compute, AllReduce, Update time.Duration
+	EvalLoss                   float64 // set (> 0) after an evaluation
+	EvalAcc                    float64
+	HasEval                    bool
+	Stopped                    bool
+	Failed                     bool // the worker's generation failed: replan
 }
 
 // Assignment is a plan as one worker sees it.
@@ -111,6 +114,26 @@ type workerState struct {
 	step       int
 	tokensPerS float64
 	lastSeen   time.Time
+	// Moving averages of the step's parts, in ms (WorkerStatus).
+	computeMs, allReduceMs, updateMs float64
+	timed                            bool // whether they hold a report yet
+}
+
+// stepTimeWeight is the weight of the newest step in the moving averages of
+// a worker's step times: about the last 10 steps count.
+const stepTimeWeight = 0.1
+
+// addStepTimes folds a step's parts into the moving averages.
+func (w *workerState) addStepTimes(r Report) {
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	c, a, u := ms(r.Compute), ms(r.AllReduce), ms(r.Update)
+	if !w.timed {
+		w.computeMs, w.allReduceMs, w.updateMs, w.timed = c, a, u, true
+		return
+	}
+	w.computeMs += stepTimeWeight * (c - w.computeMs)
+	w.allReduceMs += stepTimeWeight * (a - w.allReduceMs)
+	w.updateMs += stepTimeWeight * (u - w.updateMs)
 }
 
 // NewService prepares the run of cfg.Conf: it opens and shards the dataset
@@ -278,6 +301,9 @@ func (s *Service) Report(id string, r Report) {
 	w.lastSeen = s.cfg.Now()
 	if r.Step > w.step && r.Duration > 0 {
 		w.tokensPerS = float64(r.Tokens) / r.Duration.Seconds()
+	}
+	if r.Step > w.step && !r.HasEval && r.Compute+r.AllReduce+r.Update > 0 {
+		w.addStepTimes(r)
 	}
 	w.step = max(w.step, r.Step)
 	if !r.HasEval {

@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"sort"
 	"time"
@@ -34,6 +35,14 @@ type WorkerStatus struct {
 	Step       int       `json:"step"`
 	TokensPerS float64   `json:"tokens_per_s"`
 	LastSeen   time.Time `json:"last_seen"`
+	// Where this worker's steps go, averaged over about the last 10 steps:
+	// forward and backward (the all-reduce's work that overlaps backward
+	// included), the wait for the gradient's sum after backward, and the
+	// optimizer update. A large allreduce_ms on every worker points at the
+	// network; on one worker only, at the others being slower.
+	ComputeMs   float64 `json:"compute_ms"`
+	AllReduceMs float64 `json:"allreduce_ms"`
+	UpdateMs    float64 `json:"update_ms"`
 }
 
 // Status returns the run's state now.
@@ -66,7 +75,8 @@ func (s *Service) Status() Status {
 		if !ok {
 			r = -1
 		}
-		st.Workers = append(st.Workers, WorkerStatus{ID: w.id, Address: w.addr, Rank: r, Step: w.step, TokensPerS: w.tokensPerS, LastSeen: w.lastSeen})
+		st.Workers = append(st.Workers, WorkerStatus{ID: w.id, Address: w.addr, Rank: r, Step: w.step, TokensPerS: w.tokensPerS, LastSeen: w.lastSeen,
+			ComputeMs: round2(w.computeMs), AllReduceMs: round2(w.allReduceMs), UpdateMs: round2(w.updateMs)})
 	}
 	sort.Slice(st.Workers, func(i, j int) bool { return st.Workers[i].ID < st.Workers[j].ID })
 	return st
@@ -85,6 +95,7 @@ func (s *Service) Handler() http.Handler {
 	gauge("val_loss", "Validation loss of the last evaluation.", func(st Status) float64 { return st.LastValLoss })
 	gauge("generation", "Membership generation.", func(st Status) float64 { return float64(st.Generation) })
 	gauge("workers", "Workers in the run.", func(st Status) float64 { return float64(len(st.Workers)) })
+	reg.MustRegister(stepTimes{s})
 	gauge("last_checkpoint_step", "Step of the last committed checkpoint.", func(st Status) float64 { return float64(st.LastCheckpointStep) })
 
 	mux := http.NewServeMux()
@@ -99,4 +110,28 @@ func (s *Service) Handler() http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux
+}
+
+// round2 rounds ms to 2 decimals (10 µs) for /status.
+func round2(ms float64) float64 { return math.Round(ms*100) / 100 }
+
+// stepTimes exports every worker's averaged step parts as
+// craft_worker_step_seconds{worker, part}.
+type stepTimes struct{ s *Service }
+
+var stepTimesDesc = prometheus.NewDesc("craft_worker_step_seconds",
+	"Where a worker's steps go, averaged over about the last 10 steps: part is compute (forward and backward), allreduce (the wait for the gradient's sum after backward) or update.",
+	[]string{"worker", "part"}, nil)
+
+func (c stepTimes) Describe(ch chan<- *prometheus.Desc) { ch <- stepTimesDesc }
+
+func (c stepTimes) Collect(ch chan<- prometheus.Metric) {
+	for _, w := range c.s.Status().Workers {
+		for _, p := range []struct {
+			part string
+			ms   float64
+		}{{"compute", w.ComputeMs}, {"allreduce", w.AllReduceMs}, {"update", w.UpdateMs}} {
+			ch <- prometheus.MustNewConstMetric(stepTimesDesc, prometheus.GaugeValue, p.ms/1e3, w.ID, p.part)
+		}
+	}
 }

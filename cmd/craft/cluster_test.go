@@ -44,6 +44,11 @@ func runLocal(t *testing.T, c conf.Config, n int) ([]float64, []float32) {
 		}
 		mu.Lock()
 		defer mu.Unlock()
+		// The step's parts cross gRPC too (the coordinator's /status shows them).
+		if parts := r.Compute + r.AllReduce + r.Update; r.Compute <= 0 || (r.Duration-parts).Abs() > time.Microsecond {
+			t.Errorf("%d workers: step %d from %s: compute %v + all-reduce %v + update %v vs duration %v; want compute > 0 and the parts adding up",
+				n, r.Step, w, r.Compute, r.AllReduce, r.Update, r.Duration)
+		}
 		if seen[r.Step] && losses[r.Step] != r.Loss {
 			t.Errorf("%d workers: step %d loss %v from %s; another worker reported %v", n, r.Step, r.Loss, w, losses[r.Step])
 		}

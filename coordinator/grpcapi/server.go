@@ -201,7 +201,8 @@ func fromReport(r *craftpb.StepReport) coordinator.Report {
 	ms := func(x float64) time.Duration { return time.Duration(x * float64(time.Millisecond)) }
 	out := coordinator.Report{
 		Gen: r.GetGen(), Step: int(r.GetStep()), Loss: r.GetLoss(), Tokens: int(r.GetTokens()),
-		Duration: ms(r.GetComputeMs()) + ms(r.GetAllreduceMs()) + ms(r.GetUpdateMs()), Stopped: r.GetStopped(), Failed: r.GetFailed(),
+		Duration: ms(r.GetComputeMs()) + ms(r.GetAllreduceMs()) + ms(r.GetUpdateMs()),
+		Compute:  ms(r.GetComputeMs()), AllReduce: ms(r.GetAllreduceMs()), Update: ms(r.GetUpdateMs()), Stopped: r.GetStopped(), Failed: r.GetFailed(),
 	}
 	if e := r.GetEval(); e != nil {
 		out.HasEval, out.EvalLoss, out.EvalAcc = true, e.GetLoss(), e.GetAccuracy()
