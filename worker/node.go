@@ -97,6 +97,10 @@ type NodeConfig struct {
 	RingAddr   string              // advertised ring address (default Transport.Addr())
 	CacheDir   string              // where fetched shards are cached; "" = memory only
 	Threads    int                 // compute threads of this worker; 0 = all cores
+	// ComputeNice is the niceness (1-19) of the thread that trains, below
+	// the ring's network threads so their wakeups preempt it (see
+	// ComputeNiceDefault); 0 leaves it alone.
+	ComputeNice int
 	Logger     *slog.Logger
 	// OnJoin, when set, is called with the join reply before training
 	// starts (cmd starts membership gossip from it).
@@ -127,6 +131,9 @@ type Node struct {
 func NewNode(cfg NodeConfig, coord Coordinator) (*Node, error) {
 	if cfg.ID == "" || cfg.Transport == nil {
 		return nil, errors.New("worker: NodeConfig needs an ID and a Transport")
+	}
+	if cfg.ComputeNice < 0 || cfg.ComputeNice > 19 {
+		return nil, fmt.Errorf("worker: NodeConfig.ComputeNice = %d; want 0 (unchanged) to 19", cfg.ComputeNice)
 	}
 	if cfg.RingAddr == "" {
 		cfg.RingAddr = cfg.Transport.Addr()
@@ -227,7 +234,12 @@ func (n *Node) Run(ctx context.Context) error {
 			gctx, gcancel := context.WithCancel(ctx)
 			cancel = gcancel
 			done = make(chan error, 1)
-			go func(p Plan) { done <- n.runGeneration(gctx, p, reports) }(p)
+			go func(p Plan) {
+				if err := lowerThreadPriority(n.cfg.ComputeNice); err != nil {
+					n.log.Warn("compute priority unchanged", "err", err)
+				}
+				done <- n.runGeneration(gctx, p, reports)
+			}(p)
 		}
 	}
 }

@@ -159,9 +159,11 @@ type workerOptions struct {
 	id        string
 	token     string
 	threads   int
-	cacheDir  string
-	gossip    string // gossip listen address; "" = the --listen host, any port
-	gossipAdv string // gossip address others reach; "" = the bound one
+	// computeNice is the training thread's niceness (worker.NodeConfig.ComputeNice).
+	computeNice int
+	cacheDir    string
+	gossip      string // gossip listen address; "" = the --listen host, any port
+	gossipAdv   string // gossip address others reach; "" = the bound one
 }
 
 // runWorker joins the coordinator and trains until the run is done.
@@ -219,7 +221,7 @@ func runWorker(ctx context.Context, o workerOptions) error {
 	}
 	node, err := worker.NewNode(worker.NodeConfig{
 		ID: o.id, Token: o.token, SchemaHash: conf.SchemaHash(), Transport: t,
-		Threads: o.threads, CacheDir: o.cacheDir, Logger: log, OnJoin: joinGossip,
+		Threads: o.threads, ComputeNice: o.computeNice, CacheDir: o.cacheDir, Logger: log, OnJoin: joinGossip,
 	}, client)
 	if err != nil {
 		return err
@@ -258,7 +260,7 @@ func localCluster(ctx context.Context, c conf.Config, o clusterOptions) (*head, 
 			defer wg.Done()
 			err := runWorker(ctx, workerOptions{
 				join: h.addr, listen: "127.0.0.1:0", id: fmt.Sprintf("local-%d", i),
-				token: c.Cluster.JoinToken, threads: per,
+				token: c.Cluster.JoinToken, threads: per, computeNice: worker.ComputeNiceDefault,
 			})
 			if err != nil && ctx.Err() == nil {
 				errs <- fmt.Errorf("worker local-%d: %w", i, err)

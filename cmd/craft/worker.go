@@ -6,6 +6,8 @@ import (
 	"runtime/pprof"
 
 	"github.com/spf13/cobra"
+
+	"github.com/craftml/craft/worker"
 )
 
 func newWorkerCmd() *cobra.Command {
@@ -53,6 +55,8 @@ generation.`,
 	f.StringVar(&o.id, "id", "", "this worker's name in the run (default: host-pid-random)")
 	f.StringVar(&o.token, "token", "", "the cluster's join token (cluster.join_token), if it has one")
 	f.IntVar(&o.threads, "threads", 0, "compute threads (0: the configuration's train.threads, else all cores)")
+	f.IntVar(&o.computeNice, "compute-nice", worker.ComputeNiceDefault,
+		"niceness (1-19) of the thread that trains, below the ring's network threads so a neighbour's\nmessage is handled at once when compute and network share a core; 0 leaves it unchanged")
 	f.StringVar(&o.cacheDir, "cache-dir", "", "directory that caches fetched dataset shards (default: memory only)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof; bench/scaling.sh)")
 	f.MarkHidden("cpuprofile")
