@@ -1,0 +1,515 @@
+package tcptransport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/craftml/craft/allreduce"
+)
+
+// link is the receiving side from one sender address: the sender's current
+// session (its data and control connections), the aborts it sent, and the
+// state of reading its data connection. There is no reader goroutine for
+// data: Recv reads the socket itself, the header into a small array and the
+// payload straight into the caller's buffer (RecvLend: into the link's
+// buffer). The kernel's socket buffers are the queue. A goroutine per
+// session serves the control connection: it answers heartbeats and queues
+// aborts, and interrupts a blocked Recv (by a read deadline in the past) so
+// that it returns the abort first.
+type link struct {
+	t      *Transport
+	addr   string
+	notify chan struct{} // kicked when a connection, an abort or a loss arrives
+	intr   func()        // l.interrupt, bound once
+
+	mu      sync.Mutex
+	closed  bool
+	session uint64 // 0: none yet
+	data    *net.TCPConn
+	ctrl    *net.TCPConn
+	aborts  []abortMsg
+	lost    error     // the session ended; cleared by a new session or Configure
+	lostAt  time.Time // when lost was set
+
+	// dirty says a read deadline in the past may be set on data.
+	dirty atomic.Bool
+
+	// The read state of data, owned by the one goroutine in Recv (the
+	// contract allows one Recv per peer at a time).
+	rc        *net.TCPConn // the connection the state belongs to
+	hb        [headerLen]byte
+	hn        int         // header bytes read so far
+	held      bool        // hdr is parsed, its payload not read
+	hdr       frameHeader //
+	skip      int         // payload bytes of a consumed message still unread
+	needReset bool        // the read deadline must be set again
+	buf       []byte      // the lent payload, or discarded bytes
+}
+
+// abortMsg is a received abort (small: its payload is copied).
+type abortMsg struct {
+	hdr     frameHeader
+	payload []byte
+}
+
+// maxHeldAborts bounds the aborts queued from one sender; beyond, the
+// oldest is dropped.
+const maxHeldAborts = 64
+
+// discardBytes is the buffer for skipping refused payloads.
+const discardBytes = 64 << 10
+
+func newLink(t *Transport, addr string) *link {
+	l := &link{t: t, addr: addr, notify: make(chan struct{}, 1)}
+	l.intr = l.interrupt
+	return l
+}
+
+func kick(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// stale reports whether a message of h is refused under (run, gen).
+func stale(h frameHeader, run, gen uint64) bool { return h.Run != run || h.Gen < gen }
+
+// lostError carries the cause of a loss out of link.recv.
+type lostError struct{ cause error }
+
+func (e *lostError) Error() string { return e.cause.Error() }
+
+// useError carries the error of RecvLend's use out of link.recv.
+type useError struct{ err error }
+
+func (e *useError) Error() string { return e.err.Error() }
+
+// interrupt makes a blocked read of the data connection return at once;
+// the reader then looks at what changed.
+func (l *link) interrupt() {
+	l.dirty.Store(true)
+	l.mu.Lock()
+	c := l.data
+	l.mu.Unlock()
+	if c != nil {
+		c.SetReadDeadline(past)
+	}
+}
+
+// newSessionLocked forgets the previous session of the sender. l.mu held.
+func (l *link) newSessionLocked(session uint64) {
+	if l.data != nil {
+		l.data.Close()
+	}
+	if l.ctrl != nil {
+		l.ctrl.Close()
+	}
+	l.session, l.data, l.ctrl, l.lost = session, nil, nil, nil
+}
+
+// attachData makes c the data connection of session.
+func (l *link) attachData(session uint64, c *net.TCPConn) {
+	l.mu.Lock()
+	switch {
+	case l.closed:
+		l.mu.Unlock()
+		c.Close()
+		return
+	case session != l.session:
+		l.newSessionLocked(session)
+	case l.data != nil || l.lost != nil:
+		l.mu.Unlock()
+		l.t.refuse(c, fmt.Errorf("a second data connection of session %x from %s", session, l.addr))
+		return
+	}
+	l.data = c
+	l.mu.Unlock()
+	kick(l.notify)
+}
+
+// serveControl serves c, the control connection of session, until it
+// ends: it answers heartbeats, queues aborts, and marks the sender lost
+// when the connection ends or falls silent for PeerTimeout.
+func (l *link) serveControl(session uint64, c *net.TCPConn) {
+	l.mu.Lock()
+	switch {
+	case l.closed:
+		l.mu.Unlock()
+		c.Close()
+		return
+	case session != l.session:
+		l.newSessionLocked(session)
+	case l.ctrl != nil || l.lost != nil:
+		l.mu.Unlock()
+		l.t.refuse(c, fmt.Errorf("a second control connection of session %x from %s", session, l.addr))
+		return
+	}
+	l.ctrl = c
+	l.mu.Unlock()
+
+	cfg := l.t.cfg
+	lim := limits{control: true, maxData: cfg.MaxPayloadBytes}
+	var ack, hb [headerLen]byte
+	frameHeader{Kind: kindHeartbeat}.put(&ack)
+	for {
+		c.SetReadDeadline(time.Now().Add(cfg.PeerTimeout))
+		if _, err := io.ReadFull(c, hb[:]); err != nil {
+			l.end(c, readCause(err, cfg.PeerTimeout), isTimeout(err))
+			return
+		}
+		h, err := decodeHeader(&hb, lim)
+		if err != nil {
+			l.end(c, err, true)
+			return
+		}
+		switch h.Kind {
+		case kindHeartbeat:
+			c.SetWriteDeadline(time.Now().Add(cfg.PeerTimeout))
+			if _, err := c.Write(ack[:]); err != nil {
+				l.end(c, fmt.Errorf("answer heartbeat: %w", err), true)
+				return
+			}
+		case kindAbort:
+			p := make([]byte, h.Len)
+			if _, err := io.ReadFull(c, p); err != nil {
+				l.end(c, readCause(err, cfg.PeerTimeout), true)
+				return
+			}
+			l.pushAbort(abortMsg{hdr: h, payload: p})
+		}
+	}
+}
+
+// readCause describes a failed read from a peer.
+func readCause(err error, timeout time.Duration) error {
+	switch {
+	case isTimeout(err):
+		return fmt.Errorf("silent for %v", timeout)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("connection closed by the peer")
+	}
+	return err
+}
+
+func (l *link) pushAbort(m abortMsg) {
+	l.mu.Lock()
+	if len(l.aborts) == maxHeldAborts {
+		l.aborts = l.aborts[1:]
+	}
+	l.aborts = append(l.aborts, m)
+	l.mu.Unlock()
+	kick(l.notify)
+	l.interrupt()
+}
+
+// end records that the control connection c ended with cause. If cut, the
+// sender is gone for good (silent, or speaking garbage) and its data
+// connection is closed too; otherwise (the sender closed or died) the data
+// connection ends by itself, after what was sent before, which Recv still
+// delivers (for at most PeerTimeout).
+func (l *link) end(c *net.TCPConn, cause error, cut bool) {
+	c.Close()
+	l.mu.Lock()
+	if l.closed || l.ctrl != c {
+		l.mu.Unlock()
+		return // replaced by a new session, or the transport closed
+	}
+	l.ctrl = nil
+	if l.lost == nil {
+		l.lost, l.lostAt = cause, time.Now()
+		if cut && l.data != nil {
+			l.data.Close()
+		}
+	}
+	l.mu.Unlock()
+	if !l.t.isClosed() {
+		l.t.log.Info("tcptransport: sender lost", "addr", l.t.addr, "peer", l.addr, "err", cause)
+	}
+	kick(l.notify)
+	l.interrupt()
+}
+
+// reconfigure drops the aborts refused under (run, gen) and forgets a lost
+// session: the new generation waits for the sender to connect again.
+func (l *link) reconfigure(run, gen uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	keep := l.aborts[:0]
+	for _, m := range l.aborts {
+		if !stale(m.hdr, run, gen) {
+			keep = append(keep, m)
+		}
+	}
+	clear(l.aborts[len(keep):])
+	l.aborts = keep
+	if l.lost != nil {
+		l.newSessionLocked(0)
+	}
+}
+
+// close closes the link's connections (Transport.Close).
+func (l *link) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	l.newSessionLocked(0)
+}
+
+// takeAbortLocked returns the next abort deliverable under (run, gen),
+// dropping stale ones; one of a newer generation stays queued, and the
+// error says so. l.mu held.
+func (l *link) takeAbortLocked(run, gen uint64) (m abortMsg, err error, ok bool) {
+	for len(l.aborts) > 0 {
+		m = l.aborts[0]
+		if stale(m.hdr, run, gen) {
+			l.aborts = l.aborts[1:]
+			continue
+		}
+		if m.hdr.Gen > gen {
+			return m, fmt.Errorf("%w: %v, configured %d", allreduce.ErrFutureGeneration, m.hdr.header(), gen), true
+		}
+		l.aborts = l.aborts[1:]
+		return m, nil, true
+	}
+	return abortMsg{}, nil, false
+}
+
+// errSwitched: the data connection was replaced under the reader.
+var errSwitched = errors.New("connection replaced by a new session")
+
+// recv is Recv (use == nil: the payload goes into dst) and RecvLend (use
+// != nil); out is the sending side to the same peer, whose death ends the
+// wait for a sender that has not connected. It returns the header, the payload length and an error: the
+// context's, allreduce.ErrClosed, a *lostError, a *useError, or one
+// wrapping allreduce.ErrFutureGeneration or ErrMessageTooLarge.
+//
+// A Recv interrupted (ctx, Close) while a payload is arriving consumes that
+// message: the rest of it is skipped by the next Recv. (The Ring spends the
+// generation when an operation fails, so nothing waits for it.)
+func (l *link) recv(ctx context.Context, out *peer, run, gen uint64, dst []byte, use func(allreduce.Header, []byte) error) (allreduce.Header, int, error) {
+	var stop func() bool
+	defer func() {
+		if stop != nil {
+			stop()
+		}
+	}()
+	for {
+		// Clear an interrupt's deadline before looking at the reasons for
+		// it: an interrupt after this point makes the read below return.
+		if l.rc != nil && (l.needReset || l.dirty.Swap(false)) {
+			l.resetDeadline(l.rc)
+		}
+		if l.t.isClosed() {
+			return allreduce.Header{}, 0, allreduce.ErrClosed
+		}
+		if err := ctx.Err(); err != nil {
+			return allreduce.Header{}, 0, err
+		}
+		l.mu.Lock()
+		m, aerr, found := l.takeAbortLocked(run, gen)
+		c, lost := l.data, l.lost
+		l.mu.Unlock()
+		if found {
+			return l.deliverAbort(m, aerr, dst, use)
+		}
+		if c != l.rc {
+			l.rc, l.hn, l.held, l.skip, l.needReset = c, 0, false, 0, true
+			if c != nil {
+				continue
+			}
+		}
+		if c == nil {
+			if lost != nil {
+				return allreduce.Header{}, 0, &lostError{lost}
+			}
+			select {
+			case <-l.notify:
+			case <-ctx.Done():
+			case <-l.t.ctx.Done():
+			case <-out.dead:
+				// The sender never connected, and our own connection to
+				// it broke: it is gone (perhaps before it sent anything).
+				return allreduce.Header{}, 0, &lostError{out.err()}
+			}
+			continue
+		}
+		if stop == nil {
+			stop = watch(ctx, l.intr)
+		}
+		switch {
+		case l.skip > 0:
+			k, err := c.Read(l.buffer(min(l.skip, discardBytes)))
+			l.skip -= k
+			if err != nil {
+				if err := l.readErr(c, err); err != nil && err != errSwitched {
+					return allreduce.Header{}, 0, err
+				}
+			}
+			continue
+		case !l.held:
+			k, err := c.Read(l.hb[l.hn:])
+			l.hn += k
+			if l.hn == headerLen {
+				h, herr := decodeHeader(&l.hb, l.t.lim)
+				if herr != nil {
+					return allreduce.Header{}, 0, l.broken(c, herr)
+				}
+				l.hn, l.held, l.hdr = 0, true, h
+			} else if err != nil {
+				if err := l.readErr(c, err); err != nil && err != errSwitched {
+					return allreduce.Header{}, 0, err
+				}
+				continue
+			} else {
+				continue
+			}
+		}
+		fh := l.hdr
+		if stale(fh, run, gen) {
+			l.held, l.skip = false, int(fh.Len)
+			l.t.dropped.Add(1)
+			continue
+		}
+		if fh.Gen > gen {
+			return fh.header(), 0, fmt.Errorf("%w: %v, configured %d", allreduce.ErrFutureGeneration, fh.header(), gen)
+		}
+		l.held = false
+		n := int(fh.Len)
+		var p []byte
+		if use == nil {
+			if n > len(dst) {
+				l.skip = n
+				return fh.header(), 0, fmt.Errorf("%w: %v: %d bytes into %d", allreduce.ErrMessageTooLarge, fh.header(), n, len(dst))
+			}
+			p = dst[:n]
+		} else {
+			p = l.buffer(n)
+		}
+		if err := l.fill(ctx, c, p); err != nil {
+			return allreduce.Header{}, 0, err
+		}
+		raceAcquire()
+		if use != nil {
+			if err := use(fh.header(), p); err != nil {
+				return allreduce.Header{}, 0, &useError{err}
+			}
+		}
+		return fh.header(), n, nil
+	}
+}
+
+// deliverAbort hands a queued abort to Recv or RecvLend.
+func (l *link) deliverAbort(m abortMsg, err error, dst []byte, use func(allreduce.Header, []byte) error) (allreduce.Header, int, error) {
+	raceAcquire()
+	h := m.hdr.header()
+	switch {
+	case err != nil:
+		return h, 0, err
+	case use != nil:
+		if err := use(h, m.payload); err != nil {
+			return allreduce.Header{}, 0, &useError{err}
+		}
+		return h, len(m.payload), nil
+	}
+	n := copy(dst, m.payload)
+	if n < len(m.payload) {
+		return h, n, fmt.Errorf("%w: %v: %d bytes into %d", allreduce.ErrMessageTooLarge, h, len(m.payload), len(dst))
+	}
+	return h, n, nil
+}
+
+// fill reads len(p) payload bytes from c. Interrupts for aborts do not
+// stop it (the message is being delivered); ctx, Close and a loss do, and
+// the rest of the message is then skipped by the next Recv.
+func (l *link) fill(ctx context.Context, c *net.TCPConn, p []byte) error {
+	for len(p) > 0 {
+		k, err := c.Read(p)
+		p = p[k:]
+		if err == nil {
+			continue
+		}
+		l.skip = len(p)
+		if err := l.readErr(c, err); err != nil {
+			if err == errSwitched {
+				return &lostError{err}
+			}
+			return err
+		}
+		l.resetDeadline(c) // before looking at ctx, as in recv
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		l.skip = 0
+	}
+	return nil
+}
+
+// readErr sorts out a failed read of c: nil for an interrupt (the caller
+// goes on), errSwitched if c was replaced, otherwise the error to return
+// (the sender is then lost, and its connections closed).
+func (l *link) readErr(c *net.TCPConn, err error) error {
+	if l.t.isClosed() {
+		return allreduce.ErrClosed
+	}
+	timeout := isTimeout(err)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.data != c:
+		return errSwitched
+	case timeout && (l.lost == nil || time.Since(l.lostAt) < l.t.cfg.PeerTimeout):
+		l.needReset = true
+		return nil
+	case l.lost == nil:
+		l.lost, l.lostAt = readCause(err, l.t.cfg.PeerTimeout), time.Now()
+	}
+	c.Close()
+	if l.ctrl != nil {
+		l.ctrl.Close()
+	}
+	return &lostError{l.lost}
+}
+
+// broken drops the session of a sender that sent a malformed header.
+func (l *link) broken(c *net.TCPConn, cause error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lost == nil && l.data == c {
+		l.lost, l.lostAt = cause, time.Now()
+	}
+	c.Close()
+	if l.data == c && l.ctrl != nil {
+		l.ctrl.Close()
+	}
+	l.t.log.Warn("tcptransport: protocol error", "addr", l.t.addr, "peer", l.addr, "err", cause)
+	return &lostError{cause}
+}
+
+// resetDeadline clears the read deadline of c, or sets it to when a
+// session whose control connection ended stops waiting for the rest of its
+// data.
+func (l *link) resetDeadline(c *net.TCPConn) {
+	l.mu.Lock()
+	var d time.Time
+	if l.lost != nil {
+		d = l.lostAt.Add(l.t.cfg.PeerTimeout)
+	}
+	l.mu.Unlock()
+	l.needReset = false
+	c.SetReadDeadline(d)
+}
+
+// buffer returns the link's buffer with n bytes.
+func (l *link) buffer(n int) []byte {
+	if cap(l.buf) < n {
+		l.buf = make([]byte, n)
+	}
+	return l.buf[:n]
+}
