@@ -32,8 +32,8 @@ const (
 type kind uint8
 
 const (
-	kindData      = kind(allreduce.KindData)
-	kindAbort     = kind(allreduce.KindAbort)
+	kindData           = kind(allreduce.KindData)
+	kindAbort          = kind(allreduce.KindAbort)
 	kindHeartbeat kind = 2
 )
 

@@ -238,12 +238,15 @@ func (t *Transport) RecvLend(ctx context.Context, from int, use func(h allreduce
 
 // recvErr names the peer in an error of link.recv.
 func (t *Transport) recvErr(from int, err error) error {
+	if err == nil {
+		return nil
+	}
 	var (
 		le *lostError
 		ue *useError
 	)
 	switch {
-	case err == nil || errors.Is(err, allreduce.ErrClosed):
+	case errors.Is(err, allreduce.ErrClosed):
 		return err
 	case errors.As(err, &ue):
 		return ue.err

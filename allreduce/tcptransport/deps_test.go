@@ -1,0 +1,26 @@
+package tcptransport
+
+import (
+	"go/build"
+	"strings"
+	"testing"
+)
+
+// TestDeps holds the import rule of DESIGN.md: tcptransport imports the
+// standard library and allreduce only (no grpc: it is the plain-TCP data
+// plane).
+func TestDeps(t *testing.T) {
+	pkg, err := build.ImportDir(".", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, imp := range pkg.Imports {
+		first, _, _ := strings.Cut(imp, "/")
+		if !strings.Contains(first, ".") {
+			continue
+		}
+		if imp != "github.com/craftml/craft/allreduce" {
+			t.Errorf("tcptransport imports %q; want only the standard library and allreduce", imp)
+		}
+	}
+}
