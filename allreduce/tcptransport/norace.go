@@ -6,3 +6,5 @@ package tcptransport
 // race.go); without it they do nothing.
 func raceRelease() {}
 func raceAcquire() {}
+
+const raceEnabled = false

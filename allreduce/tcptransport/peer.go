@@ -385,7 +385,7 @@ func (p *peer) heartbeat() {
 			return
 		}
 		if !now.Before(next) {
-			if err := p.sendControl(p.t.ctx, beat, nil); err != nil {
+			if err := p.sendControl(context.Background(), beat, nil); err != nil { // Close closes the connection
 				if !errors.Is(err, errPeerDead) {
 					p.fail(err)
 				}

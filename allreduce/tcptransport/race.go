@@ -23,3 +23,7 @@ func raceAcquire() {
 	raceMu.Lock()
 	raceMu.Unlock()
 }
+
+// raceEnabled: the race detector's instrumentation allocates, so the
+// allocation test does not run under it.
+const raceEnabled = true

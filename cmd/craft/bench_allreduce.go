@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +36,26 @@ type allreduceBenchOptions struct {
 	SegmentBytes int
 	ProfileDir   string // where each rank writes rank-N.cpu.pprof; "" = none
 	Threads      int    // GOMAXPROCS of each rank process; 0 = cores / ranks, at least 2
+	Transport    string // benchTransportGRPC or benchTransportTCP
+}
+
+// The transports `craft bench allreduce --transport` knows.
+const (
+	benchTransportGRPC = "grpc" // allreduce/grpctransport, the default
+	benchTransportTCP  = "tcp"  // allreduce/tcptransport, plain TCP
+)
+
+// benchSecretEnv carries the tcp transport's join token from the bench to
+// its rank processes (in the environment, not on the command line, where
+// any user of the host could read it).
+const benchSecretEnv = "CRAFT_BENCH_SECRET"
+
+func checkBenchTransport(name string) error {
+	switch name {
+	case benchTransportGRPC, benchTransportTCP:
+		return nil
+	}
+	return fmt.Errorf("--transport %q: want %s or %s", name, benchTransportGRPC, benchTransportTCP)
 }
 
 // threadsFor is the GOMAXPROCS of each of n rank processes: a share of the
@@ -60,6 +82,7 @@ func (o allreduceBenchOptions) args() []string {
 		"--wire", o.Wire.String(),
 		"--segment", strconv.Itoa(o.SegmentBytes),
 		"--profile", o.ProfileDir,
+		"--transport", o.Transport,
 	}
 }
 
@@ -79,16 +102,17 @@ func autoIters(sizeBytes, iters int) int {
 
 // allreduceRow is one line of the table: one size at one rank count.
 type allreduceRow struct {
-	Impl   string  `json:"impl"`
-	Ranks  int     `json:"ranks"`
-	Bytes  int     `json:"bytes"`
-	Count  int     `json:"count"`
-	Iters  int     `json:"iters"`
-	TimeUS float64 `json:"time_us"` // median over iterations of the slowest rank's time
-	AlgBW  float64 `json:"algbw"`   // GB/s: bytes / time
-	BusBW  float64 `json:"busbw"`   // GB/s: algbw * 2(n-1)/n
-	Link   float64 `json:"link,omitempty"`
-	Wire   string  `json:"wire"`
+	Impl      string  `json:"impl"`
+	Ranks     int     `json:"ranks"`
+	Bytes     int     `json:"bytes"`
+	Count     int     `json:"count"`
+	Iters     int     `json:"iters"`
+	TimeUS    float64 `json:"time_us"` // median over iterations of the slowest rank's time
+	AlgBW     float64 `json:"algbw"`   // GB/s: bytes / time
+	BusBW     float64 `json:"busbw"`   // GB/s: algbw * 2(n-1)/n
+	Link      float64 `json:"link,omitempty"`
+	Wire      string  `json:"wire"`
+	Transport string  `json:"transport"`
 }
 
 // rankTimes is what a rank process reports for one size.
@@ -103,14 +127,16 @@ func newBenchAllReduceCmd() *cobra.Command {
 		ranks, sizes, wire string
 		iters, warmup      int
 		segment, profile   string
+		transport          string
 		threads            int
 		linkSeconds        float64
 		asJSON             bool
 	)
 	cmd := &cobra.Command{
 		Use:   "allreduce",
-		Short: "Measure the ring all-reduce over gRPC between processes on 127.0.0.1",
-		Long: `Measures Craft's ring all-reduce (allreduce.Ring over grpctransport) as nccl-tests
+		Short: "Measure the ring all-reduce between processes on 127.0.0.1",
+		Long: `Measures Craft's ring all-reduce (allreduce.Ring over grpctransport, or with
+--transport tcp over tcptransport, plain TCP) as nccl-tests
 do: for each rank count, that many craft processes on 127.0.0.1 sum float32
 buffers of each size. Per iteration the ranks pass a barrier, then each times
 its own all-reduce; an iteration takes the slowest rank's time and the table
@@ -121,6 +147,7 @@ shows the median over iterations:
 In the same run it measures one TCP stream over 127.0.0.1 between two
 processes (craft bench link) and prints busbw as a fraction of it.`,
 		Example: `  craft bench allreduce --ranks 2,3,4 --sizes 4K,64K,1M,16M,64M
+  craft bench allreduce --ranks 2,3,4 --sizes 4K,64K,1M,16M,64M --transport tcp
   craft bench allreduce --ranks 2 --sizes 16M --iters 50 --wire bfloat16`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -144,7 +171,10 @@ processes (craft bench link) and prints busbw as a fraction of it.`,
 			if o.SegmentBytes, err = parseSize(segment); err != nil {
 				return fmt.Errorf("--segment: %w", err)
 			}
-			o.Iters, o.Warmup, o.ProfileDir, o.Threads = iters, warmup, profile, threads
+			o.Iters, o.Warmup, o.ProfileDir, o.Threads, o.Transport = iters, warmup, profile, threads, transport
+			if err := checkBenchTransport(o.Transport); err != nil {
+				return err
+			}
 			if o.Threads < 0 {
 				return errors.New("--threads must be >= 0")
 			}
@@ -200,12 +230,13 @@ processes (craft bench link) and prints busbw as a fraction of it.`,
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per row instead of the table")
 	f.StringVar(&profile, "profile", "", "write a CPU profile of each rank to `DIR`/rank-N.cpu.pprof")
 	f.IntVar(&threads, "threads", 0, "GOMAXPROCS of each rank process (0: cores / ranks, at least 2)")
+	f.StringVar(&transport, "transport", benchTransportGRPC, "the ranks' transport: grpc (grpctransport) or tcp (tcptransport, plain TCP, a random join token)")
 	return cmd
 }
 
 func printAllReduceTable(w io.Writer, n int, o allreduceBenchOptions, rows []allreduceRow, link float64) {
-	fmt.Fprintf(w, "# craft ring all-reduce (sum), %d ranks as processes on 127.0.0.1 (GOMAXPROCS %d each), %s wire, %s segments\n",
-		n, o.threadsFor(n), o.Wire, formatSize(int64(o.SegmentBytes)))
+	fmt.Fprintf(w, "# craft ring all-reduce (sum) over %s, %d ranks as processes on 127.0.0.1 (GOMAXPROCS %d each), %s wire, %s segments\n",
+		o.Transport, n, o.threadsFor(n), o.Wire, formatSize(int64(o.SegmentBytes)))
 	fmt.Fprintf(w, "%10s %10s %6s %11s %9s %9s", "size", "count", "iters", "time(us)", "algbw", "busbw")
 	if link > 0 {
 		fmt.Fprintf(w, " %9s", "busbw/link")
@@ -248,6 +279,14 @@ func runAllReduceRanks(ctx context.Context, n int, o allreduceBenchOptions) ([]a
 			return nil, cpuTime{}, fmt.Errorf("allreduce bench: listener file: %w", err)
 		}
 	}
+	env := []string{"GOMAXPROCS=" + strconv.Itoa(o.threadsFor(n))}
+	if o.Transport == benchTransportTCP {
+		var secret [32]byte
+		if _, err := rand.Read(secret[:]); err != nil {
+			return nil, cpuTime{}, fmt.Errorf("allreduce bench: join token: %w", err)
+		}
+		env = append(env, benchSecretEnv+"="+hex.EncodeToString(secret[:]))
+	}
 	reports := make([][]rankTimes, n)
 	var (
 		wg    sync.WaitGroup
@@ -258,7 +297,7 @@ func runAllReduceRanks(ctx context.Context, n int, o allreduceBenchOptions) ([]a
 	errs := make([]error, n)
 	for r := range n {
 		args := append([]string{"bench", "allreduce-rank", "--rank", strconv.Itoa(r), "--peers", strings.Join(addrs, ",")}, o.args()...)
-		c, stdout, err := startSelfPiped(ctx, []*os.File{files[r]}, []string{"GOMAXPROCS=" + strconv.Itoa(o.threadsFor(n))}, args...)
+		c, stdout, err := startSelfPiped(ctx, []*os.File{files[r]}, env, args...)
 		if err != nil {
 			cancel(err)
 			wg.Wait()
@@ -368,15 +407,16 @@ func combineRankReports(n int, o allreduceBenchOptions, reports [][]rankTimes) (
 		bytes := 4 * count
 		algbw := float64(bytes) / med / 1e9
 		rows = append(rows, allreduceRow{
-			Impl:   "craft",
-			Ranks:  n,
-			Bytes:  bytes,
-			Count:  count,
-			Iters:  len(worst),
-			TimeUS: med * 1e6,
-			AlgBW:  algbw,
-			BusBW:  algbw * 2 * float64(n-1) / float64(n),
-			Wire:   o.Wire.String(),
+			Impl:      "craft",
+			Ranks:     n,
+			Bytes:     bytes,
+			Count:     count,
+			Iters:     len(worst),
+			TimeUS:    med * 1e6,
+			AlgBW:     algbw,
+			BusBW:     algbw * 2 * float64(n-1) / float64(n),
+			Wire:      o.Wire.String(),
+			Transport: o.Transport,
 		})
 	}
 	return rows, nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/craftml/craft/allreduce"
 	"github.com/craftml/craft/allreduce/grpctransport"
+	"github.com/craftml/craft/allreduce/tcptransport"
 )
 
 // newBenchAllReduceRankCmd is the hidden rank process of `craft bench
@@ -29,7 +31,7 @@ func newBenchAllReduceRankCmd() *cobra.Command {
 		rank                int
 		peers, sizes, wire  string
 		iters, warmup, segm int
-		profile             string
+		profile, transport  string
 	)
 	cmd := &cobra.Command{
 		Use:    "allreduce-rank",
@@ -37,7 +39,10 @@ func newBenchAllReduceRankCmd() *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o := allreduceBenchOptions{Iters: iters, Warmup: warmup, SegmentBytes: segm, ProfileDir: profile}
+			o := allreduceBenchOptions{Iters: iters, Warmup: warmup, SegmentBytes: segm, ProfileDir: profile, Transport: transport}
+			if err := checkBenchTransport(o.Transport); err != nil {
+				return err
+			}
 			var err error
 			if o.Sizes, err = parseSizes(sizes); err != nil {
 				return err
@@ -59,33 +64,63 @@ func newBenchAllReduceRankCmd() *cobra.Command {
 	f.StringVar(&wire, "wire", "float32", "wire format")
 	f.IntVar(&segm, "segment", allreduce.DefaultConfig().SegmentBytes, "bytes per message")
 	f.StringVar(&profile, "profile", "", "write a CPU profile to DIR/rank-N.cpu.pprof")
+	f.StringVar(&transport, "transport", benchTransportGRPC, "grpc or tcp (the join token comes in $"+benchSecretEnv+")")
 	return cmd
 }
 
-// runAllReduceRank is one rank: it times every size and writes one JSON
-// line per size to w.
+// runAllReduceRank is one rank process: it serves on the listener inherited
+// as file descriptor 3, with the tcp transport's join token from the
+// environment.
 func runAllReduceRank(ctx context.Context, w io.Writer, rank int, peers []string, o allreduceBenchOptions) error {
 	ln, err := net.FileListener(os.NewFile(3, "listener"))
 	if err != nil {
 		return fmt.Errorf("rank %d: inherited listener: %w", rank, err)
 	}
+	var secret []byte
+	if o.Transport == benchTransportTCP {
+		if secret, err = hex.DecodeString(os.Getenv(benchSecretEnv)); err != nil || len(secret) == 0 {
+			ln.Close()
+			return fmt.Errorf("rank %d: $%s: want the hex join token from craft bench allreduce", rank, benchSecretEnv)
+		}
+	}
+	return runAllReduceRankOn(ctx, w, ln, rank, peers, o, secret)
+}
+
+// newBenchTransport makes the transport o names on ln; secret is the tcp
+// transport's join token.
+func newBenchTransport(ln net.Listener, advertise string, o allreduceBenchOptions, secret []byte) (allreduce.Transport, error) {
+	if o.Transport == benchTransportTCP {
+		cfg := tcptransport.DefaultConfig()
+		cfg.MaxPayloadBytes = o.SegmentBytes
+		cfg.AdvertiseAddr = advertise
+		cfg.Secret = secret
+		return tcptransport.NewListener(ln, cfg)
+	}
+	cfg := grpctransport.DefaultConfig()
+	cfg.MaxPayloadBytes = o.SegmentBytes
+	cfg.AdvertiseAddr = advertise
+	return grpctransport.NewListener(ln, cfg)
+}
+
+// runAllReduceRankOn is one rank serving on ln: it times every size and
+// writes one JSON line per size to w.
+func runAllReduceRankOn(ctx context.Context, w io.Writer, ln net.Listener, rank int, peers []string, o allreduceBenchOptions, secret []byte) error {
 	if o.ProfileDir != "" {
 		f, err := os.Create(filepath.Join(o.ProfileDir, fmt.Sprintf("rank-%d.cpu.pprof", rank)))
 		if err != nil {
+			ln.Close()
 			return err
 		}
 		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
+			ln.Close()
 			return err
 		}
 		defer pprof.StopCPUProfile()
 	}
-	tcfg := grpctransport.DefaultConfig()
-	tcfg.MaxPayloadBytes = o.SegmentBytes
-	tcfg.AdvertiseAddr = peers[rank]
-	tr, err := grpctransport.NewListener(ln, tcfg)
+	tr, err := newBenchTransport(ln, peers[rank], o, secret)
 	if err != nil {
-		return err
+		return fmt.Errorf("rank %d: %w", rank, err)
 	}
 	defer tr.Close()
 	rcfg := allreduce.DefaultConfig()

@@ -1,9 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"math"
+	"net"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/craftml/craft/allreduce"
 )
 
 func TestParseSize(t *testing.T) {
@@ -99,5 +105,72 @@ func TestMedian(t *testing.T) {
 		if got := median(tc.in); got != tc.want {
 			t.Errorf("median(%v) = %v; want %v", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestAllReduceRanksInProcess runs two ranks of `craft bench allreduce` in
+// this process, over each transport, and checks their reports.
+func TestAllReduceRanksInProcess(t *testing.T) {
+	for _, transport := range []string{benchTransportGRPC, benchTransportTCP} {
+		t.Run(transport, func(t *testing.T) {
+			const n = 2
+			o := allreduceBenchOptions{Sizes: []int{4 << 10, 1 << 20}, Iters: 3, Warmup: 1,
+				Wire: allreduce.WireFloat32, SegmentBytes: 64 << 10, Transport: transport}
+			lns := make([]net.Listener, n)
+			peers := make([]string, n)
+			for i := range lns {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				lns[i], peers[i] = ln, ln.Addr().String()
+			}
+			secret := []byte("a-join-token-for-the-bench-test")
+			outs := make([]bytes.Buffer, n)
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for r := range n {
+				wg.Go(func() {
+					errs[r] = runAllReduceRankOn(context.Background(), &outs[r], lns[r], r, peers, o, secret)
+				})
+			}
+			wg.Wait()
+			reports := make([][]rankTimes, n)
+			for r := range n {
+				if errs[r] != nil {
+					t.Fatalf("rank %d: %v", r, errs[r])
+				}
+				rep, err := readRankReports(&outs[r])
+				if err != nil {
+					t.Fatalf("rank %d report: %v", r, err)
+				}
+				reports[r] = rep
+			}
+			rows, err := combineRankReports(n, o, reports)
+			if err != nil || len(rows) != 2 || rows[1].Iters != 3 || rows[1].Transport != transport || rows[1].BusBW <= 0 {
+				t.Fatalf("rows = %+v, %v; want 2 rows of 3 iterations over %s", rows, err, transport)
+			}
+		})
+	}
+}
+
+func TestCheckBenchTransport(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{{"grpc", true}, {"tcp", true}, {"", false}, {"udp", false}, {"TCP", false}} {
+		if err := checkBenchTransport(tc.name); (err == nil) != tc.ok {
+			t.Errorf("checkBenchTransport(%q) = %v; want ok=%v", tc.name, err, tc.ok)
+		}
+	}
+}
+
+// TestAllReduceBenchArgs: the rank processes get the transport (and never
+// the join token: it goes in the environment).
+func TestAllReduceBenchArgs(t *testing.T) {
+	o := allreduceBenchOptions{Sizes: []int{4096}, Wire: allreduce.WireFloat32, SegmentBytes: 1024, Transport: benchTransportTCP}
+	args := strings.Join(o.args(), " ")
+	if !strings.Contains(args, "--transport tcp") {
+		t.Errorf("args() = %q; want --transport tcp", args)
 	}
 }
