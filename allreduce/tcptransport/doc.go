@@ -69,8 +69,10 @@
 // A connection that fails (another secret, garbage, a timeout) is closed,
 // logged and counted (Refused). An empty Secret must be asked for with
 // Config.Insecure (tests, benchmarks); the zero Config does not validate.
-// The handshake authenticates; it does not encrypt: run on a trusted
-// network, as gloo does.
+// The handshake authenticates the two ends of a connection; it neither
+// encrypts nor protects the frames after it, so an attacker on the path
+// could still read or alter them: run on a trusted network, as gloo does
+// (or add TLS, at the cost of a copy).
 //
 // # Failures
 //
