@@ -138,6 +138,9 @@ type AllReduce struct {
 	SegmentBytes int `yaml:"segment_bytes"`
 	// Number format of gradients on the wire: float32 (exact), bfloat16 or float16 (half the bytes, rounded).
 	Wire string `yaml:"wire"`
+	// How ring neighbours exchange gradients: grpc (a gRPC stream to each neighbour) or tcp (plain TCP
+	// with an HMAC handshake keyed by cluster.join_token: fewer copies and syscalls, see bench/README.md).
+	Transport string `yaml:"transport"`
 }
 
 // Default returns a fresh Config holding the default of every field: a small GPT on the 2-digit
@@ -164,7 +167,7 @@ func Default() Config {
 			HTTPAddr: "127.0.0.1:8080", MinWorkers: 1, MaxWorkers: 0, LocalWorkers: 1,
 		},
 		Checkpoint: Checkpoint{Every: 500, Keep: 3},
-		AllReduce:  AllReduce{SegmentBytes: 1 << 20, Wire: "float32"},
+		AllReduce:  AllReduce{SegmentBytes: 1 << 20, Wire: "float32", Transport: "grpc"},
 	}
 }
 

@@ -149,11 +149,12 @@ func (s *schema) sectionNames() []string {
 
 // enums lists the allowed values of the string fields that take one of a fixed set.
 var enums = map[string][]string{
-	"model.kind":      {"gpt", "mlp"},
-	"data.kind":       {"addition", "text", "csv"},
-	"data.tokenizer":  {"char", "bpe"},
-	"train.optimizer": {"adamw", "sgd"},
-	"allreduce.wire":  {"float32", "bfloat16", "float16"},
+	"model.kind":          {"gpt", "mlp"},
+	"data.kind":           {"addition", "text", "csv"},
+	"data.tokenizer":      {"char", "bpe"},
+	"train.optimizer":     {"adamw", "sgd"},
+	"allreduce.wire":      {"float32", "bfloat16", "float16"},
+	"allreduce.transport": {"grpc", "tcp"},
 }
 
 // aliases maps names that users of nanoGPT, PyTorch or Hugging Face might write to the key Craft

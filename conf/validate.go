@@ -154,6 +154,7 @@ func (c Config) Validate() error {
 		v.bad("allreduce.segment_bytes", "allreduce.segment_bytes (%d) must be a multiple of 4 between 4 and %d", sb, MaxSegmentBytes)
 	}
 	v.enum("allreduce.wire", c.AllReduce.Wire)
+	v.enum("allreduce.transport", c.AllReduce.Transport)
 
 	return v.probs.err()
 }

@@ -95,13 +95,18 @@ type NodeConfig struct {
 	SchemaHash string              // conf.SchemaHash()
 	Transport  allreduce.Transport // the ring transport, listening at RingAddr
 	RingAddr   string              // advertised ring address (default Transport.Addr())
-	CacheDir   string              // where fetched shards are cached; "" = memory only
-	Threads    int                 // compute threads of this worker; 0 = all cores
+	// OpenTransport, used when Transport is nil, opens the ring transport
+	// once the run's configuration is known (allreduce.transport), after the
+	// join and before training; RingAddr must then be set. The Node closes
+	// what it opens when Run returns.
+	OpenTransport func(conf.Config) (allreduce.Transport, error)
+	CacheDir      string // where fetched shards are cached; "" = memory only
+	Threads       int    // compute threads of this worker; 0 = all cores
 	// ComputeNice is the niceness (1-19) of the thread that trains, below
 	// the ring's network threads so their wakeups preempt it (see
 	// ComputeNiceDefault); 0 leaves it alone.
 	ComputeNice int
-	Logger     *slog.Logger
+	Logger      *slog.Logger
 	// OnJoin, when set, is called with the join reply before training
 	// starts (cmd starts membership gossip from it).
 	OnJoin func(JoinInfo) error
@@ -129,8 +134,13 @@ type Node struct {
 
 // NewNode makes a node that talks to coord.
 func NewNode(cfg NodeConfig, coord Coordinator) (*Node, error) {
-	if cfg.ID == "" || cfg.Transport == nil {
-		return nil, errors.New("worker: NodeConfig needs an ID and a Transport")
+	switch {
+	case cfg.ID == "":
+		return nil, errors.New("worker: NodeConfig needs an ID")
+	case cfg.Transport == nil && cfg.OpenTransport == nil:
+		return nil, errors.New("worker: NodeConfig needs a Transport or an OpenTransport")
+	case cfg.Transport == nil && cfg.RingAddr == "":
+		return nil, errors.New("worker: NodeConfig with OpenTransport needs the RingAddr the transport will listen at")
 	}
 	if cfg.ComputeNice < 0 || cfg.ComputeNice > 19 {
 		return nil, fmt.Errorf("worker: NodeConfig.ComputeNice = %d; want 0 (unchanged) to 19", cfg.ComputeNice)
@@ -159,6 +169,14 @@ func (n *Node) Run(ctx context.Context) error {
 		if err := n.cfg.OnJoin(info); err != nil {
 			return err
 		}
+	}
+	if n.cfg.Transport == nil {
+		t, err := n.cfg.OpenTransport(n.conf)
+		if err != nil {
+			return fmt.Errorf("ring transport (allreduce.transport %s): %w", n.conf.AllReduce.Transport, err)
+		}
+		defer t.Close()
+		n.cfg.Transport = t
 	}
 	n.ring = allreduce.New(n.cfg.Transport, n.ringConfig())
 	defer n.ring.Close()

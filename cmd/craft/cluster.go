@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,7 +14,9 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/craftml/craft/allreduce"
 	"github.com/craftml/craft/allreduce/grpctransport"
+	"github.com/craftml/craft/allreduce/tcptransport"
 	"github.com/craftml/craft/conf"
 	"github.com/craftml/craft/coordinator"
 	"github.com/craftml/craft/coordinator/boltstore"
@@ -168,21 +171,31 @@ type workerOptions struct {
 
 // runWorker joins the coordinator and trains until the run is done.
 func runWorker(ctx context.Context, o workerOptions) error {
-	tc := grpctransport.DefaultConfig()
-	tc.ListenAddr = o.listen
-	tc.AdvertiseAddr = o.advertise
-	tc.MaxPayloadBytes = conf.MaxSegmentBytes
 	if o.id == "" {
 		host, _ := os.Hostname()
 		o.id = fmt.Sprintf("%s-%d-%04x", host, os.Getpid(), time.Now().UnixNano()&0xffff)
 	}
 	log := slog.Default().With("role", "worker")
-	tc.Logger = log
-	t, err := grpctransport.New(tc)
+	// The ring's socket is bound now, so the join can name its address; which
+	// transport serves it (allreduce.transport) is known after the join.
+	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
-		return fmt.Errorf("ring transport on %s: %w", o.listen, err)
+		return fmt.Errorf("ring transport: listen on %s (--listen): %w", o.listen, err)
 	}
-	defer t.Close()
+	ringAddr := o.advertise
+	if ringAddr == "" {
+		ringAddr = ln.Addr().String()
+	}
+	opened := false
+	defer func() {
+		if !opened {
+			ln.Close()
+		}
+	}()
+	openRing := func(c conf.Config) (allreduce.Transport, error) {
+		opened = true // the transport owns ln now, even if it fails
+		return openRingTransport(ln, ringAddr, c.AllReduce.Transport, o.token, log)
+	}
 	client, err := grpcapi.Dial(o.join, o.token)
 	if err != nil {
 		return err
@@ -207,7 +220,7 @@ func runWorker(ctx context.Context, o workerOptions) error {
 		}
 		mc.AdvertiseAddr = o.gossipAdv
 		mc.JoinToken = o.token
-		mc.Meta = membership.Meta{Role: membership.RoleWorker, WorkerID: info.WorkerID, RingAddr: t.Addr()}
+		mc.Meta = membership.Meta{Role: membership.RoleWorker, WorkerID: info.WorkerID, RingAddr: ringAddr}
 		mc.Logger = log
 		n, err := membership.Start(mc)
 		if err != nil {
@@ -220,13 +233,37 @@ func runWorker(ctx context.Context, o workerOptions) error {
 		return nil
 	}
 	node, err := worker.NewNode(worker.NodeConfig{
-		ID: o.id, Token: o.token, SchemaHash: conf.SchemaHash(), Transport: t,
+		ID: o.id, Token: o.token, SchemaHash: conf.SchemaHash(), RingAddr: ringAddr, OpenTransport: openRing,
 		Threads: o.threads, ComputeNice: o.computeNice, CacheDir: o.cacheDir, Logger: log, OnJoin: joinGossip,
 	}, client)
 	if err != nil {
 		return err
 	}
 	return node.Run(ctx)
+}
+
+// openRingTransport serves the ring all-reduce on ln with the transport the
+// run configures (allreduce.transport). tcp authenticates every connection
+// with a key derived from the join token; without a token, like the
+// coordinator, it accepts anyone who can reach it.
+func openRingTransport(ln net.Listener, advertise, kind, token string, log *slog.Logger) (allreduce.Transport, error) {
+	switch kind {
+	case "tcp":
+		tc := tcptransport.DefaultConfig()
+		tc.AdvertiseAddr, tc.MaxPayloadBytes, tc.Logger = advertise, conf.MaxSegmentBytes, log
+		if token != "" {
+			key := sha256.Sum256([]byte("craft ring transport key\x00" + token))
+			tc.Secret = key[:]
+		} else {
+			tc.Insecure = true
+			log.Warn("ring transport tcp without cluster.join_token: ring connections are not authenticated")
+		}
+		return tcptransport.NewListener(ln, tc)
+	default:
+		tc := grpctransport.DefaultConfig()
+		tc.AdvertiseAddr, tc.MaxPayloadBytes, tc.Logger = advertise, conf.MaxSegmentBytes, log
+		return grpctransport.NewListener(ln, tc)
+	}
 }
 
 // clusterOptions shape a local cluster.

@@ -103,3 +103,31 @@ func TestWorkerCountsAreEquivalent(t *testing.T) {
 		t.Logf("%d workers: max |param diff| vs 1 worker = %.2g", n, worst)
 	}
 }
+
+// TestTCPTransportIsEquivalent: the plain-TCP ring transport
+// (allreduce.transport tcp, keyed by the join token) trains the same run as
+// gRPC: the same per-step losses and, the ring's order of summation being
+// the same, bitwise the same parameters.
+func TestTCPTransportIsEquivalent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains two local clusters; skipped in -short mode")
+	}
+	withToken := func(transport string) conf.Config {
+		c := equivConf(t)
+		c.AllReduce.Transport = transport
+		c.Cluster.JoinToken = "a token for the test ring"
+		return c
+	}
+	lossG, pG := runLocal(t, withToken("grpc"), 2)
+	lossT, pT := runLocal(t, withToken("tcp"), 2)
+	for i := range lossG {
+		if lossT[i] != lossG[i] {
+			t.Errorf("tcp: loss at step %d = %.7f; grpc gives %.7f", i+1, lossT[i], lossG[i])
+		}
+	}
+	for i := range pG {
+		if pT[i] != pG[i] {
+			t.Fatalf("tcp: param %d = %v; grpc gives %v (want bitwise equal)", i, pT[i], pG[i])
+		}
+	}
+}
