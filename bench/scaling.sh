@@ -55,11 +55,13 @@ tokens_per_step=$((batch * block))
 vocab=$("$dir/craft" bench step --conf "$conf" "$@" --threads 1 --steps 1 --warmup 0 --json |
 	/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["vocab"])')
 
-# craft_run N ROUND: a coordinator and N pinned workers; appends one JSON line to craft.jsonl.
+# craft_run N ROUND KEY [--set ...]: a coordinator and N pinned workers; appends one JSON line,
+# keyed KEY, to craft.jsonl.
 craft_run() {
 	n=$1
-	run="$dir/craft-$1-$2"
-	shift 2
+	run="$dir/craft-$3-$2"
+	export KEY=$3
+	shift 3
 	mkdir -p "$run"
 	"$dir/craft" coordinator --conf "$conf" "$@" --set cluster.min_workers="$n" \
 		--set checkpoint.path="$run/craft.db" --set run.out_dir="$run" --exit-on-done \
@@ -118,7 +120,7 @@ steps = last[1] - first[1]
 secs = last[0] - first[0]
 if steps < 10:
     sys.exit("scaling: only %d steady-state steps seen" % steps)
-print(json.dumps({"impl": "craft", "workers": n, "steps": steps, "from_step": first[1], "to_step": last[1],
+print(json.dumps({"impl": "craft", "workers": os.environ["KEY"], "steps": steps, "from_step": first[1], "to_step": last[1],
                   "seconds": secs, "tokens_per_s_reported": (last[2] - first[2]) / secs,
                   "steps_per_s": steps / secs, "cpu_ms_per_step": 1e3 * (last[3] - first[3]) / steps,
                   "parts_ms": [sum(p[k] for ws in parts for p in ws) / max(1, sum(len(ws) for ws in parts)) for k in range(3)]}))
@@ -153,10 +155,11 @@ torch_run() {
 
 round=1
 while [ "$round" -le "$rounds" ]; do
-	craft_run 1 "$round" "$@"
+	craft_run 1 "$round" 1 "$@"
 	torch_run --ranks 1
-	craft_run 2 "$round" "$@"
+	craft_run 2 "$round" 2 "$@"
 	torch_run --ranks 2
+	craft_run 2 "$round" 2-tcp "$@" --set allreduce.transport=tcp --set cluster.join_token=scaling-bench-ring-key
 	craft_nosync_run "$@"
 	torch_run --ranks 2 --no-sync
 	round=$((round + 1))
@@ -176,7 +179,7 @@ def best(path, key):
         if k not in out or r["tokens_per_s"] > out[k]["tokens_per_s"]:
             out[k] = r
     return out
-craft = best(sys.argv[1], lambda r: r["workers"])
+craft = best(sys.argv[1], lambda r: str(r["workers"]))
 torch = best(sys.argv[2], lambda r: (r["ranks"], r["no_sync"]))
 m = c["model"]
 print(f"{sys.argv[4]}: {m['n_layer']} layers, {m['n_head']} heads, {m['n_embd']} wide, block {m['block_size']}, "
@@ -185,19 +188,21 @@ print(f"{sys.argv[4]}: {m['n_layer']} layers, {m['n_head']} heads, {m['n_embd']}
 print(f"{'':<24} {'1 worker tok/s':>14} {'2 workers tok/s':>15} {'efficiency':>10}")
 def row(name, one, two):
     print(f"{name:<24} {one:>14.0f} {two:>15.0f} {100 * two / (2 * one):>9.1f}%")
-row("craft", craft[1]["tokens_per_s"], craft[2]["tokens_per_s"])
-c1, c2 = craft[1]["cpu_ms_per_step"], craft[2]["cpu_ms_per_step"]
+row("craft (grpc ring)", craft["1"]["tokens_per_s"], craft["2"]["tokens_per_s"])
+if "2-tcp" in craft:
+    row("craft (tcp ring)", craft["1"]["tokens_per_s"], craft["2-tcp"]["tokens_per_s"])
+c1, c2 = craft["1"]["cpu_ms_per_step"], craft["2"]["cpu_ms_per_step"]
 if "nosync" in craft:
-    row("craft, no grad sync", craft[1]["tokens_per_s"], craft["nosync"]["tokens_per_s"])
+    row("craft, no grad sync", craft["1"]["tokens_per_s"], craft["nosync"]["tokens_per_s"])
 row("pytorch ddp (gloo)", torch[(1, False)]["tokens_per_s"], torch[(2, False)]["tokens_per_s"])
 if (2, True) in torch:
     row("pytorch, no grad sync", torch[(1, False)]["tokens_per_s"], torch[(2, True)]["tokens_per_s"])
 print(f"pytorch {torch[(1, False)]['version']} with {torch[(1, False)].get('blas', '?')}")
-print(f"craft worker CPU per step (all workers, same rounds): 1 worker {c1:.1f} ms, 2 workers {c2:.1f} ms; "
+print(f"craft worker CPU per step (all workers, same rounds): 1 worker {c1:.1f} ms, 2 workers (grpc) {c2:.1f} ms; "
       f"CPU efficiency {100 * c1 / c2:.1f}% (wall-clock efficiency also pays for waits and for other load on the cores)")
-for n in (1, 2):
-    p = craft[n].get("parts_ms")
+for n, name in (("1", "1 worker"), ("2", "2 workers, grpc ring"), ("2-tcp", "2 workers, tcp ring")):
+    p = craft.get(n, {}).get("parts_ms")
     if p:
-        print(f"craft step, {n} worker{'s' if n > 1 else ''} (mean of the workers' /status): compute {p[0]:.1f} ms, "
+        print(f"craft step, {name} (mean of the workers' /status): compute {p[0]:.1f} ms, "
               f"wait for the all-reduce after backward {p[1]:.1f} ms, update {p[2]:.1f} ms")
 PY
