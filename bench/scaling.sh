@@ -20,17 +20,21 @@
 # have 2 cores shared with whatever else runs: compare the ratios of one run, not figures
 # across runs.
 #
-# Measured 2026-11-29 (bench/scaling.sh, defaults; 2 vCPUs shared with other jobs, load 2-7),
-# best of 2 rounds per run, three runs:
+# Measured 2026-11-30 on a quiet moment (bench/scaling.sh, ROUNDS=2, best round each):
 #                          1 worker tok/s  2 workers tok/s  efficiency
-#   craft                   16136 / 16363 / 17533   24577 / 24859 / 24589   76.2 / 76.0 / 70.1 %
-#   pytorch ddp (gloo)       9186 /  8879 /  8882   13255 /  9795 /  8110   72.1 / 55.2 / 45.7 %
-#   pytorch, no grad sync                           17045 / 10872 /  8155   92.8 / 61.2 / 45.9 %
-# Craft worker CPU per step, 1 worker vs both of 2: 46.2/54.8, 44.9/53.8, 42.8/53.2 ms (CPU
-# efficiency 84, 84, 81 %). The 90 % goal is not reached: per step each of the 2 workers spends
-# ~2.5 ms of CPU on its core moving 3.2 MB each way over loopback TCP (in backward's time, with
-# the overlap), waits a median 3-4 ms after backward for the last parts and for the slower rank
-# (p90 6-11 ms on these loaded cores), and both repeat the optimizer step (~1.5-2 ms).
+#   craft, grpc ring             16166           23383          72.3 %
+#   craft, tcp ring              16166           24345          75.3 %
+#   craft, no grad sync          16166           30799          95.3 %
+#   pytorch ddp (gloo)           10559           15779          74.7 %
+#   pytorch, no grad sync        10559           19219          91.0 %
+# Where a step goes (the workers' /status): 1 worker compute 47.1 ms, update 0.7 ms; 2 workers
+# over grpc compute 29.6, all-reduce wait 2.7, update 1.0; over tcp 28.9, 1.7, 1.0. Half the
+# batch alone computes in 23.5 ms (craft bench step): the other ~5.5 ms of "compute" is the
+# ring's work (syscalls, copies, wakeups) on the same core while backward runs; without the
+# overlap the same cost moves into the all-reduce wait. Five alternating 250-step runs the
+# same hour: grpc 30.0-31.1 ms/step, tcp 28.7-29.7, against 1 worker 46.6-49.4 ms/step in runs
+# of that hour: 75-82 % over grpc, 79-86 % over tcp. The
+# 90 % goal is not reached: on one core per worker nothing is left to hide the ring's CPU in.
 set -eu
 cd "$(dirname "$0")/.."
 conf=${CONF:-conf/shakespeare-baby.yaml}
@@ -55,8 +59,9 @@ tokens_per_step=$((batch * block))
 vocab=$("$dir/craft" bench step --conf "$conf" "$@" --threads 1 --steps 1 --warmup 0 --json |
 	/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["vocab"])')
 
-# craft_run N ROUND KEY [--set ...]: a coordinator and N pinned workers; appends one JSON line,
-# keyed KEY, to craft.jsonl.
+# craft_run N ROUND KEY [--set ...]: a coordinator and N pinned workers (joining with $token);
+# appends one JSON line, keyed KEY, to craft.jsonl.
+token=""
 craft_run() {
 	n=$1
 	run="$dir/craft-$3-$2"
@@ -82,7 +87,7 @@ craft_run() {
 	status=$(sed -n 's|.*status at \(http://[^ ]*\).*|\1|p' "$run/coordinator.out")
 	w=0
 	while [ "$w" -lt "$n" ]; do
-		taskset -c "$w" "$dir/craft" worker --join "$join" --threads 1 --id "w$w" --log-level warn \
+		taskset -c "$w" "$dir/craft" worker --join "$join" --threads 1 --id "w$w" --log-level warn --token "$token" \
 			>"$run/worker-$w.out" 2>"$run/worker-$w.err" &
 		pids="$pids $!"
 		w=$((w + 1))
@@ -159,7 +164,9 @@ while [ "$round" -le "$rounds" ]; do
 	torch_run --ranks 1
 	craft_run 2 "$round" 2 "$@"
 	torch_run --ranks 2
-	craft_run 2 "$round" 2-tcp "$@" --set allreduce.transport=tcp --set cluster.join_token=scaling-bench-ring-key
+	token=scaling-bench-ring-key # tcp keys its handshake with the join token
+	craft_run 2 "$round" 2-tcp "$@" --set allreduce.transport=tcp --set cluster.join_token="$token"
+	token=""
 	craft_nosync_run "$@"
 	torch_run --ranks 2 --no-sync
 	round=$((round + 1))
