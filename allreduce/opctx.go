@@ -22,8 +22,22 @@ type opCtx struct {
 	fired atomic.Bool
 
 	mu    sync.Mutex
-	funcs []ctxFunc // registered by AfterFunc, not yet stopped
+	slots [afterSlots]afterSlot // registrations by AfterFunc, reused
+	funcs []ctxFunc             // registrations beyond the slots
 	next  uint64
+}
+
+// afterSlots is how many AfterFunc registrations an opCtx holds at once
+// without allocating: a transport registers one per blocked Send or Recv,
+// and an operation runs a few of those at a time.
+const afterSlots = 16
+
+// afterSlot is one registration: f, while used, and the stop function that
+// undoes it, made once with the opCtx so that AfterFunc allocates nothing.
+type afterSlot struct {
+	f    func()
+	used bool
+	stop func() bool
 }
 
 type ctxFunc struct {
@@ -31,7 +45,25 @@ type ctxFunc struct {
 	f  func()
 }
 
-func newOpCtx() *opCtx { return &opCtx{done: make(chan struct{})} }
+func newOpCtx() *opCtx {
+	c := &opCtx{done: make(chan struct{})}
+	for i := range c.slots {
+		c.slots[i].stop = func() bool { return c.stopSlot(i) }
+	}
+	return c
+}
+
+// stopSlot undoes the registration in slot i, if it has not run.
+func (c *opCtx) stopSlot(i int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := &c.slots[i]
+	if !s.used {
+		return false
+	}
+	s.f, s.used = nil, false
+	return true
+}
 
 var _ context.Context = (*opCtx)(nil)
 
@@ -49,13 +81,23 @@ func (c *opCtx) Err() error {
 func (c *opCtx) isDone() bool { return c.fired.Load() }
 
 // AfterFunc arranges for f to run in its own goroutine once c is done; stop
-// cancels that and reports whether it did. (See context.AfterFunc.)
+// cancels that and reports whether it did. (See context.AfterFunc.) Unlike
+// context.AfterFunc's, stop must be called at most once: the slot it frees
+// may serve the next registration. It allocates nothing while at most
+// afterSlots registrations are pending.
 func (c *opCtx) AfterFunc(f func()) (stop func() bool) {
 	c.mu.Lock()
 	if c.fired.Load() {
 		c.mu.Unlock()
 		go f()
-		return func() bool { return false }
+		return stopped
+	}
+	for i := range c.slots {
+		if s := &c.slots[i]; !s.used {
+			s.f, s.used = f, true
+			c.mu.Unlock()
+			return s.stop
+		}
 	}
 	c.next++
 	id := c.next
@@ -85,8 +127,17 @@ func (c *opCtx) cancel() {
 	close(c.done)
 	funcs := c.funcs
 	c.funcs = nil
+	for i := range c.slots {
+		if s := &c.slots[i]; s.used {
+			funcs = append(funcs, ctxFunc{f: s.f})
+			s.f, s.used = nil, false
+		}
+	}
 	c.mu.Unlock()
 	for _, e := range funcs {
 		go e.f()
 	}
 }
+
+// stopped is the stop function of a registration that already ran.
+func stopped() bool { return false }
