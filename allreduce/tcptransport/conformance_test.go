@@ -38,6 +38,8 @@ func newTransport(tb testing.TB, cfg Config) *Transport {
 }
 
 // newCluster starts n transports on 127.0.0.1 sockets, closed when tb ends.
+// Their peers are all on this host: they talk over the local Unix sockets
+// where this OS has them.
 func newCluster(tb testing.TB, n int) []allreduce.Transport {
 	tb.Helper()
 	ts := make([]allreduce.Transport, n)
@@ -47,8 +49,21 @@ func newCluster(tb testing.TB, n int) []allreduce.Transport {
 	return ts
 }
 
-// TestConformance runs the allreduce conformance suite over TCP on
-// loopback sockets.
+// newTCPCluster is newCluster with LocalSockets off: every connection is TCP.
+func newTCPCluster(tb testing.TB, n int) []allreduce.Transport {
+	tb.Helper()
+	cfg := testConfig()
+	cfg.LocalSockets = false
+	ts := make([]allreduce.Transport, n)
+	for i := range ts {
+		ts[i] = newTransport(tb, cfg)
+	}
+	return ts
+}
+
+// TestConformance runs the allreduce conformance suite over the same-host
+// Unix sockets and over TCP on loopback.
 func TestConformance(t *testing.T) {
-	allreducetest.Run(t, newCluster)
+	t.Run("local", func(t *testing.T) { allreducetest.Run(t, newCluster) })
+	t.Run("tcp", func(t *testing.T) { allreducetest.Run(t, newTCPCluster) })
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,8 +29,8 @@ type link struct {
 	mu      sync.Mutex
 	closed  bool
 	session uint64 // 0: none yet
-	data    *net.TCPConn
-	ctrl    *net.TCPConn
+	data    sock
+	ctrl    sock
 	aborts  []abortMsg
 	lost    error     // the session ended; cleared by a new session or Configure
 	lostAt  time.Time // when lost was set
@@ -41,7 +40,7 @@ type link struct {
 
 	// The read state of data, owned by the one goroutine in Recv (the
 	// contract allows one Recv per peer at a time).
-	rc        *net.TCPConn // the connection the state belongs to
+	rc        sock // the connection the state belongs to
 	hb        [headerLen]byte
 	hn        int         // header bytes read so far
 	held      bool        // hdr is parsed, its payload not read
@@ -114,7 +113,7 @@ func (l *link) newSessionLocked(session uint64) {
 }
 
 // attachData makes c the data connection of session.
-func (l *link) attachData(session uint64, c *net.TCPConn) {
+func (l *link) attachData(session uint64, c sock) {
 	l.mu.Lock()
 	switch {
 	case l.closed:
@@ -136,7 +135,7 @@ func (l *link) attachData(session uint64, c *net.TCPConn) {
 // serveControl serves c, the control connection of session, until it
 // ends: it answers heartbeats, queues aborts, and marks the sender lost
 // when the connection ends or falls silent for PeerTimeout.
-func (l *link) serveControl(session uint64, c *net.TCPConn) {
+func (l *link) serveControl(session uint64, c sock) {
 	l.mu.Lock()
 	switch {
 	case l.closed:
@@ -213,7 +212,7 @@ func (l *link) pushAbort(m abortMsg) {
 // connection is closed too; otherwise (the sender closed or died) the data
 // connection ends by itself, after what was sent before, which Recv still
 // delivers (for at most PeerTimeout).
-func (l *link) end(c *net.TCPConn, cause error, cut bool) {
+func (l *link) end(c sock, cause error, cut bool) {
 	c.Close()
 	l.mu.Lock()
 	if l.closed || l.ctrl != c {

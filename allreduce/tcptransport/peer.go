@@ -31,8 +31,8 @@ type peer struct {
 
 	mu    sync.Mutex
 	cause error
-	data  *net.TCPConn // set before ready closes
-	ctrl  *net.TCPConn
+	data  sock // set before ready closes
+	ctrl  sock
 	conns []net.Conn // every connection made, closed by fail
 
 	// wlock is held by the writer of the data connection: a Send, or the
@@ -122,10 +122,10 @@ func (p *peer) dial() {
 }
 
 // dialConn connects to the peer and runs the handshake for role.
-func (p *peer) dialConn(role byte) (*net.TCPConn, error) {
+func (p *peer) dialConn(role byte) (sock, error) {
 	t := p.t
 	d := net.Dialer{Timeout: t.cfg.DialTimeout}
-	c, err := d.DialContext(t.ctx, "tcp", p.addr)
+	c, err := t.dial(t.ctx, &d, p.addr)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +143,11 @@ func (p *peer) dialConn(role byte) (*net.TCPConn, error) {
 		return nil, err
 	}
 	c.SetDeadline(time.Time{})
-	tc := c.(*net.TCPConn)
+	tc, ok := c.(sock)
+	if !ok {
+		c.Close()
+		return nil, fmt.Errorf("tcptransport: dialled a %T", c)
+	}
 	t.tune(tc, role)
 	return tc, nil
 }
@@ -299,7 +303,7 @@ func buffered(b net.Buffers) int {
 // write writes bufs out to c, consuming them. A deadline met while ctx
 // lives is a stray interrupt (the watch of an earlier context): the write
 // goes on. It returns ctx's error, or the connection's.
-func (p *peer) write(ctx context.Context, c *net.TCPConn, bufs *net.Buffers) error {
+func (p *peer) write(ctx context.Context, c sock, bufs *net.Buffers) error {
 	for {
 		_, err := bufs.WriteTo(c)
 		if err == nil {

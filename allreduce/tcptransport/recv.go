@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"time"
 
 	"github.com/craftml/craft/allreduce"
@@ -160,7 +159,7 @@ func (l *link) deliverAbort(m abortMsg, err error, dst []byte, use func(allreduc
 // fill reads len(p) payload bytes from c. Interrupts for aborts do not
 // stop it (the message is being delivered); ctx, Close and a loss do, and
 // the rest of the message is then skipped by the next Recv.
-func (l *link) fill(ctx context.Context, c *net.TCPConn, p []byte) error {
+func (l *link) fill(ctx context.Context, c sock, p []byte) error {
 	for len(p) > 0 {
 		k, err := c.Read(p)
 		p = p[k:]
@@ -186,7 +185,7 @@ func (l *link) fill(ctx context.Context, c *net.TCPConn, p []byte) error {
 // readErr sorts out a failed read of c: nil for an interrupt (the caller
 // goes on), errSwitched if c was replaced, otherwise the error to return
 // (the sender is then lost, and its connections closed).
-func (l *link) readErr(c *net.TCPConn, err error) error {
+func (l *link) readErr(c sock, err error) error {
 	if l.t.isClosed() {
 		return allreduce.ErrClosed
 	}
@@ -210,7 +209,7 @@ func (l *link) readErr(c *net.TCPConn, err error) error {
 }
 
 // broken drops the session of a sender that sent a malformed header.
-func (l *link) broken(c *net.TCPConn, cause error) error {
+func (l *link) broken(c sock, cause error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.lost == nil && l.data == c {
@@ -227,7 +226,7 @@ func (l *link) broken(c *net.TCPConn, cause error) error {
 // resetDeadline clears the read deadline of c, or sets it to when a
 // session whose control connection ended stops waiting for the rest of its
 // data.
-func (l *link) resetDeadline(c *net.TCPConn) {
+func (l *link) resetDeadline(c sock) {
 	l.mu.Lock()
 	var d time.Time
 	if l.lost != nil {

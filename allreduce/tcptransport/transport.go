@@ -22,6 +22,7 @@ type Transport struct {
 	log  *slog.Logger
 	addr string
 	ln   net.Listener
+	uln  net.Listener // the local socket for same-host peers; nil if none
 	lim  limits
 
 	ctx       context.Context // done once Close starts
@@ -97,8 +98,13 @@ func NewListener(ln net.Listener, cfg Config) (*Transport, error) {
 		cancel()
 		return nil, fmt.Errorf("tcptransport: address %q longer than %d bytes", t.addr, maxAddrLen)
 	}
+	t.uln = t.listenLocal()
 	t.wg.Add(1)
-	go t.serve()
+	go t.serve(t.ln)
+	if t.uln != nil {
+		t.wg.Add(1)
+		go t.serve(t.uln)
+	}
 	return t, nil
 }
 
@@ -326,6 +332,9 @@ func (t *Transport) Close() error {
 		t.byAddr = nil
 		t.mu.Unlock()
 		t.ln.Close()
+		if t.uln != nil {
+			t.uln.Close()
+		}
 		for _, p := range peers {
 			p.close()
 		}
@@ -339,10 +348,10 @@ func (t *Transport) Close() error {
 
 // serve accepts connections until the listener closes; each is handshaken
 // in its own goroutine.
-func (t *Transport) serve() {
+func (t *Transport) serve(ln net.Listener) {
 	defer t.wg.Done()
 	for {
-		c, err := t.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			if t.isClosed() || errors.Is(err, net.ErrClosed) {
 				return
@@ -384,9 +393,9 @@ func (t *Transport) accept(c net.Conn) {
 		return
 	}
 	c.SetDeadline(time.Time{})
-	tc, ok := c.(*net.TCPConn)
+	tc, ok := c.(sock)
 	if !ok {
-		t.refuse(c, fmt.Errorf("not a TCP connection (%T)", c))
+		t.refuse(c, fmt.Errorf("not a stream socket (%T)", c))
 		return
 	}
 	t.tune(tc, h.role)
@@ -413,8 +422,10 @@ func (t *Transport) refuse(c net.Conn, err error) {
 }
 
 // tune sets the socket options of a connection of role.
-func (t *Transport) tune(c *net.TCPConn, role byte) {
-	c.SetNoDelay(true)
+func (t *Transport) tune(c sock, role byte) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
 	if role == roleData && t.cfg.SocketBufferBytes > 0 {
 		c.SetWriteBuffer(t.cfg.SocketBufferBytes)
 		c.SetReadBuffer(t.cfg.SocketBufferBytes)
