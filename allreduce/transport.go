@@ -11,7 +11,7 @@ import (
 // Ring (or, in tests, the conformance suite). Implementations: MemNetwork
 // (in process, for tests and benchmarks), grpctransport (production, the
 // default) and tcptransport (plain TCP with an HMAC handshake: no HTTP/2
-// framing and no copy in user space, 1.3-2x gRPC's bandwidth; chosen by
+// framing and no copy in user space, 2-3x gRPC's bandwidth; chosen by
 // allreduce.transport tcp).
 //
 // # Generations

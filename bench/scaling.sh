@@ -20,21 +20,21 @@
 # have 2 cores shared with whatever else runs: compare the ratios of one run, not figures
 # across runs.
 #
-# Measured 2026-11-30 on a quiet moment (bench/scaling.sh, ROUNDS=2, best round each):
+# Measured 2026-11-30 02:00 UTC on a quiet moment (bench/scaling.sh, ROUNDS=2, best round each;
+# tcp ring: same-host workers over its Unix sockets):
 #                          1 worker tok/s  2 workers tok/s  efficiency
-#   craft, grpc ring             16166           23383          72.3 %
-#   craft, tcp ring              16166           24345          75.3 %
-#   craft, no grad sync          16166           30799          95.3 %
-#   pytorch ddp (gloo)           10559           15779          74.7 %
-#   pytorch, no grad sync        10559           19219          91.0 %
-# Where a step goes (the workers' /status): 1 worker compute 47.1 ms, update 0.7 ms; 2 workers
-# over grpc compute 29.6, all-reduce wait 2.7, update 1.0; over tcp 28.9, 1.7, 1.0. Half the
-# batch alone computes in 23.5 ms (craft bench step): the other ~5.5 ms of "compute" is the
-# ring's work (syscalls, copies, wakeups) on the same core while backward runs; without the
-# overlap the same cost moves into the all-reduce wait. Five alternating 250-step runs the
-# same hour: grpc 30.0-31.1 ms/step, tcp 28.7-29.7, against 1 worker 46.6-49.4 ms/step in runs
-# of that hour: 75-82 % over grpc, 79-86 % over tcp. The
-# 90 % goal is not reached: on one core per worker nothing is left to hide the ring's CPU in.
+#   craft, grpc ring             16753           25661          76.6 %
+#   craft, tcp ring              16753           26996          80.6 %
+#   craft, no grad sync          16753           32183          96.1 %
+#   pytorch ddp (gloo)           10917           16422          75.2 %
+#   pytorch, no grad sync        10917           20309          93.0 %
+# Where a step goes (the workers' /status): 1 worker compute 45.3 ms, update 0.7 ms; 2 workers
+# over grpc compute 27.5, all-reduce wait 1.8, update 0.9; over tcp 26.4, 1.4, 0.8. Half the
+# batch alone computes in 23.5 ms (craft bench step): the other 3-4 ms of "compute" is the
+# ring's work (the kernel's copies, wakeups) on the same core while backward runs; without the
+# overlap the same cost moves into the all-reduce wait. An hour earlier (tcp over TCP loopback):
+# grpc 72.3 %, tcp 75.3 %, DDP 74.7 %. The 90 % goal is not reached: on one core per worker
+# nothing is left to hide the ring's CPU in.
 set -eu
 cd "$(dirname "$0")/.."
 conf=${CONF:-conf/shakespeare-baby.yaml}

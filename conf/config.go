@@ -138,8 +138,9 @@ type AllReduce struct {
 	SegmentBytes int `yaml:"segment_bytes"`
 	// Number format of gradients on the wire: float32 (exact), bfloat16 or float16 (half the bytes, rounded).
 	Wire string `yaml:"wire"`
-	// How ring neighbours exchange gradients: grpc (a gRPC stream to each neighbour) or tcp (plain TCP
-	// with an HMAC handshake keyed by cluster.join_token: fewer copies and syscalls, see bench/README.md).
+	// How ring neighbours exchange gradients: grpc (a gRPC stream to each neighbour) or tcp (plain TCP,
+	// a Unix socket between workers on one host, with an HMAC handshake keyed by cluster.join_token:
+	// fewer copies and syscalls, see bench/README.md).
 	Transport string `yaml:"transport"`
 }
 

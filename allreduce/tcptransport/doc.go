@@ -25,6 +25,12 @@
 // one-way: the sender writes frames, the receiver only answers heartbeats
 // on the control connection.
 //
+// Peers on the same host (Config.LocalSockets, Linux): the transport also
+// listens on the abstract Unix socket @craft-ring/<its address>, and dials
+// a peer whose IP belongs to this host there first, over TCP if that fails.
+// A Unix stream socket costs the kernel about half the CPU per byte of TCP
+// loopback; the handshake, frames and failure handling are the same.
+//
 // # Bytes on the wire
 //
 // A frame is a 40-byte little-endian header (magic, version, kind, sender
