@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,8 +19,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/craftml/craft/allreduce"
-	"github.com/craftml/craft/allreduce/grpctransport"
-	"github.com/craftml/craft/allreduce/tcptransport"
 )
 
 // newBenchAllReduceRankCmd is the hidden rank process of `craft bench
@@ -76,35 +73,17 @@ func runAllReduceRank(ctx context.Context, w io.Writer, rank int, peers []string
 	if err != nil {
 		return fmt.Errorf("rank %d: inherited listener: %w", rank, err)
 	}
-	var secret []byte
-	if o.Transport == benchTransportTCP {
-		if secret, err = hex.DecodeString(os.Getenv(benchSecretEnv)); err != nil || len(secret) == 0 {
-			ln.Close()
-			return fmt.Errorf("rank %d: $%s: want the hex join token from craft bench allreduce", rank, benchSecretEnv)
-		}
+	token := os.Getenv(benchSecretEnv)
+	if o.Transport == benchTransportTCP && token == "" {
+		ln.Close()
+		return fmt.Errorf("rank %d: $%s is empty; want the join token from craft bench allreduce", rank, benchSecretEnv)
 	}
-	return runAllReduceRankOn(ctx, w, ln, rank, peers, o, secret)
-}
-
-// newBenchTransport makes the transport o names on ln; secret is the tcp
-// transport's join token.
-func newBenchTransport(ln net.Listener, advertise string, o allreduceBenchOptions, secret []byte) (allreduce.Transport, error) {
-	if o.Transport == benchTransportTCP {
-		cfg := tcptransport.DefaultConfig()
-		cfg.MaxPayloadBytes = o.SegmentBytes
-		cfg.AdvertiseAddr = advertise
-		cfg.Secret = secret
-		return tcptransport.NewListener(ln, cfg)
-	}
-	cfg := grpctransport.DefaultConfig()
-	cfg.MaxPayloadBytes = o.SegmentBytes
-	cfg.AdvertiseAddr = advertise
-	return grpctransport.NewListener(ln, cfg)
+	return runAllReduceRankOn(ctx, w, ln, rank, peers, o, token)
 }
 
 // runAllReduceRankOn is one rank serving on ln: it times every size and
 // writes one JSON line per size to w.
-func runAllReduceRankOn(ctx context.Context, w io.Writer, ln net.Listener, rank int, peers []string, o allreduceBenchOptions, secret []byte) error {
+func runAllReduceRankOn(ctx context.Context, w io.Writer, ln net.Listener, rank int, peers []string, o allreduceBenchOptions, token string) error {
 	if o.ProfileDir != "" {
 		f, err := os.Create(filepath.Join(o.ProfileDir, fmt.Sprintf("rank-%d.cpu.pprof", rank)))
 		if err != nil {
@@ -118,7 +97,7 @@ func runAllReduceRankOn(ctx context.Context, w io.Writer, ln net.Listener, rank 
 		}
 		defer pprof.StopCPUProfile()
 	}
-	tr, err := newBenchTransport(ln, peers[rank], o, secret)
+	tr, err := openRingTransport(ln, peers[rank], o.Transport, token, o.SegmentBytes, slog.Default())
 	if err != nil {
 		return fmt.Errorf("rank %d: %w", rank, err)
 	}

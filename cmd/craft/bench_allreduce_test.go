@@ -125,13 +125,13 @@ func TestAllReduceRanksInProcess(t *testing.T) {
 				}
 				lns[i], peers[i] = ln, ln.Addr().String()
 			}
-			secret := []byte("a-join-token-for-the-bench-test")
+			token := "a-join-token-for-the-bench-test"
 			outs := make([]bytes.Buffer, n)
 			errs := make([]error, n)
 			var wg sync.WaitGroup
 			for r := range n {
 				wg.Go(func() {
-					errs[r] = runAllReduceRankOn(context.Background(), &outs[r], lns[r], r, peers, o, secret)
+					errs[r] = runAllReduceRankOn(context.Background(), &outs[r], lns[r], r, peers, o, token)
 				})
 			}
 			wg.Wait()

@@ -194,7 +194,7 @@ func runWorker(ctx context.Context, o workerOptions) error {
 	}()
 	openRing := func(c conf.Config) (allreduce.Transport, error) {
 		opened = true // the transport owns ln now, even if it fails
-		return openRingTransport(ln, ringAddr, c.AllReduce.Transport, o.token, log)
+		return openRingTransport(ln, ringAddr, c.AllReduce.Transport, o.token, conf.MaxSegmentBytes, log)
 	}
 	client, err := grpcapi.Dial(o.join, o.token)
 	if err != nil {
@@ -242,15 +242,17 @@ func runWorker(ctx context.Context, o workerOptions) error {
 	return node.Run(ctx)
 }
 
-// openRingTransport serves the ring all-reduce on ln with the transport the
-// run configures (allreduce.transport). tcp authenticates every connection
-// with a key derived from the join token; without a token, like the
-// coordinator, it accepts anyone who can reach it.
-func openRingTransport(ln net.Listener, advertise, kind, token string, log *slog.Logger) (allreduce.Transport, error) {
+// openRingTransport serves the ring all-reduce on ln with the transport
+// kind (allreduce.transport), taking messages of up to maxPayload bytes (the
+// ring's segments). tcp authenticates every connection with a key derived
+// from the join token; without a token, like the coordinator, it accepts
+// anyone who can reach it. Workers and `craft bench allreduce` both open
+// their transport here, so the bench measures what workers run.
+func openRingTransport(ln net.Listener, advertise, kind, token string, maxPayload int, log *slog.Logger) (allreduce.Transport, error) {
 	switch kind {
 	case "tcp":
 		tc := tcptransport.DefaultConfig()
-		tc.AdvertiseAddr, tc.MaxPayloadBytes, tc.Logger = advertise, conf.MaxSegmentBytes, log
+		tc.AdvertiseAddr, tc.MaxPayloadBytes, tc.Logger = advertise, maxPayload, log
 		if token != "" {
 			key := sha256.Sum256([]byte("craft ring transport key\x00" + token))
 			tc.Secret = key[:]
@@ -261,7 +263,7 @@ func openRingTransport(ln net.Listener, advertise, kind, token string, log *slog
 		return tcptransport.NewListener(ln, tc)
 	default:
 		tc := grpctransport.DefaultConfig()
-		tc.AdvertiseAddr, tc.MaxPayloadBytes, tc.Logger = advertise, conf.MaxSegmentBytes, log
+		tc.AdvertiseAddr, tc.MaxPayloadBytes, tc.Logger = advertise, maxPayload, log
 		return grpctransport.NewListener(ln, tc)
 	}
 }
