@@ -112,45 +112,43 @@ func (l *link) newSessionLocked(session uint64) {
 	l.session, l.data, l.ctrl, l.lost = session, nil, nil, nil
 }
 
-// attachData makes c the data connection of session.
-func (l *link) attachData(session uint64, c sock) {
+// attach makes c the connection *slot (l.data or l.ctrl; role names it) of
+// session: a newer session replaces the link's state, a second connection
+// of the same role in one session is refused. It reports whether c was
+// attached; if not, c is closed.
+func (l *link) attach(session uint64, c sock, slot *sock, role string) bool {
 	l.mu.Lock()
 	switch {
 	case l.closed:
 		l.mu.Unlock()
 		c.Close()
-		return
+		return false
 	case session != l.session:
 		l.newSessionLocked(session)
-	case l.data != nil || l.lost != nil:
+	case *slot != nil || l.lost != nil:
 		l.mu.Unlock()
-		l.t.refuse(c, fmt.Errorf("a second data connection of session %x from %s", session, l.addr))
-		return
+		l.t.refuse(c, fmt.Errorf("a second %s connection of session %x from %s", role, session, l.addr))
+		return false
 	}
-	l.data = c
+	*slot = c
 	l.mu.Unlock()
-	kick(l.notify)
+	return true
+}
+
+// attachData makes c the data connection of session.
+func (l *link) attachData(session uint64, c sock) {
+	if l.attach(session, c, &l.data, "data") {
+		kick(l.notify)
+	}
 }
 
 // serveControl serves c, the control connection of session, until it
 // ends: it answers heartbeats, queues aborts, and marks the sender lost
 // when the connection ends or falls silent for PeerTimeout.
 func (l *link) serveControl(session uint64, c sock) {
-	l.mu.Lock()
-	switch {
-	case l.closed:
-		l.mu.Unlock()
-		c.Close()
-		return
-	case session != l.session:
-		l.newSessionLocked(session)
-	case l.ctrl != nil || l.lost != nil:
-		l.mu.Unlock()
-		l.t.refuse(c, fmt.Errorf("a second control connection of session %x from %s", session, l.addr))
+	if !l.attach(session, c, &l.ctrl, "control") {
 		return
 	}
-	l.ctrl = c
-	l.mu.Unlock()
 
 	cfg := l.t.cfg
 	lim := limits{control: true, maxData: cfg.MaxPayloadBytes}
