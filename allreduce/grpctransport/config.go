@@ -17,6 +17,18 @@ type Config struct {
 	// the listener's address, which suits 127.0.0.1 and explicit hosts but
 	// not a wildcard such as ":7071".
 	AdvertiseAddr string
+	// Secret is the key of the run (from its join token): every call
+	// carries an HMAC-SHA256 made with it, and a server refuses a call whose
+	// HMAC is not its own (codes.Unauthenticated; the sender sees the peer as
+	// lost, with that cause). Like the coordinator's join token, the value
+	// travels in the clear: it keeps out who does not know the token, not
+	// who can read the traffic. At least MinSecretBytes bytes, unless
+	// Insecure is set.
+	Secret []byte
+	// Insecure allows an empty Secret: every call is then accepted. For
+	// tests and benchmarks on a private host only; Secret and Insecure are
+	// exclusive, so an empty Secret is never taken by accident.
+	Insecure bool
 	// MaxPayloadBytes is the largest payload a message carries: the Ring's
 	// SegmentBytes (allreduce.Config). gRPC's receive limit is set to this
 	// plus the frame header, no more; a larger Send fails locally with
@@ -54,12 +66,22 @@ type Config struct {
 	// dead peer is seen after about KeepaliveTime+KeepaliveTimeout.)
 	KeepaliveTime    time.Duration
 	KeepaliveTimeout time.Duration
+	// LocalSockets makes the transport also serve on an abstract Unix
+	// socket (@craft-ring-grpc/<AdvertiseAddr>, Linux) and reach a peer
+	// whose IP belongs to this host over the peer's, when it answers from a
+	// process of this user; else over TCP. The gRPC service is the same on
+	// both; the kernel spends about half the CPU per byte on a Unix socket.
+	LocalSockets bool
 	// Logger receives connection events; nil means slog.Default().
 	Logger *slog.Logger
 }
 
+// MinSecretBytes is the shortest Secret Validate accepts.
+const MinSecretBytes = 16
+
 // DefaultConfig returns a configuration for 127.0.0.1 with an ephemeral
-// port, sized for the Ring's default segments.
+// port, sized for the Ring's default segments. It has no Secret: set Secret
+// (or, for tests, Insecure) before New.
 func DefaultConfig() Config {
 	return Config{
 		ListenAddr:        "127.0.0.1:0",
@@ -71,6 +93,7 @@ func DefaultConfig() Config {
 		ReadBufferBytes:   64 << 10,
 		KeepaliveTime:     time.Second,
 		KeepaliveTimeout:  time.Second,
+		LocalSockets:      true,
 	}
 }
 
@@ -80,6 +103,12 @@ const minWindow = 64 << 10
 // Validate names the first bad field.
 func (c Config) Validate() error {
 	switch {
+	case len(c.Secret) == 0 && !c.Insecure:
+		return fmt.Errorf("grpctransport: Config.Secret is empty; want the run's key (or Insecure, for tests)")
+	case len(c.Secret) > 0 && c.Insecure:
+		return fmt.Errorf("grpctransport: Config.Insecure is set with a Secret; want one or the other")
+	case len(c.Secret) > 0 && len(c.Secret) < MinSecretBytes:
+		return fmt.Errorf("grpctransport: Config.Secret has %d bytes; want >= %d", len(c.Secret), MinSecretBytes)
 	case c.MaxPayloadBytes < 1 || c.MaxPayloadBytes > 1<<30:
 		return fmt.Errorf("grpctransport: Config.MaxPayloadBytes = %d; want in [1, 1 GiB]", c.MaxPayloadBytes)
 	case c.RecvQueueMessages < 1:

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	grpcpeer "google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/craftml/craft/allreduce"
@@ -249,6 +250,9 @@ func (s *service) Stream(st grpc.ClientStreamingServer[ringpb.Frame, ringpb.Clos
 	}
 	if c := connOf(st.Context()); c != nil {
 		c.add(in)
+	}
+	if p, ok := grpcpeer.FromContext(st.Context()); ok && p.LocalAddr != nil {
+		t.log.Debug("grpctransport: data stream from peer", "peer", addr, "over", p.LocalAddr.Network())
 	}
 	done := st.Context().Done()
 	for {

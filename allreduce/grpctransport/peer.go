@@ -40,7 +40,7 @@ type peer struct {
 	addr   string
 	cc     *grpc.ClientConn
 	client ringpb.RingClient
-	ctx    context.Context // carries mdAddr; cancelled by close
+	ctx    context.Context // carries mdAddr and mdAuth; cancelled by close
 	cancel context.CancelFunc
 
 	// sendMu serialises Send (one sender per peer, by the contract) with
@@ -61,7 +61,11 @@ type peer struct {
 // newPeer starts connecting to addr. t.mu held.
 func (t *Transport) newPeer(addr string) *peer {
 	cfg := t.cfg
-	ctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(context.Background(), mdAddr, t.addr))
+	md := []string{mdAddr, t.addr}
+	if t.auth != "" {
+		md = append(md, mdAuth, t.auth)
+	}
+	ctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(context.Background(), md...))
 	p := &peer{
 		t:       t,
 		addr:    addr,
@@ -74,6 +78,7 @@ func (t *Transport) newPeer(addr string) *peer {
 	cc, err := grpc.NewClient("passthrough:///"+addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithNoProxy(),
+		grpc.WithContextDialer(t.dial),
 		// No replay buffer for transparent retries: it would hold the
 		// zero-copy payloads (and so Send) until the server answers.
 		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(t.codec), grpc.MaxCallRecvMsgSize(4<<10), grpc.MaxRetryRPCBufferSize(0)),

@@ -52,6 +52,9 @@ type Transport struct {
 
 	frames  sync.Pool    // *inFrame
 	refused atomic.Int64 // stale messages dropped on arrival
+
+	auth         string       // authValue(cfg.Secret), or "" when Insecure
+	unauthorized atomic.Int64 // calls refused by authorize
 }
 
 type fence struct{ run, gen uint64 }
@@ -99,6 +102,9 @@ func NewListener(ln net.Listener, cfg Config) (*Transport, error) {
 	if t.addr == "" {
 		t.addr = ln.Addr().String()
 	}
+	if len(cfg.Secret) > 0 {
+		t.auth = authValue(cfg.Secret)
+	}
 	t.frames.New = func() any { return new(inFrame) }
 	t.srv = grpc.NewServer(
 		grpc.ForceServerCodecV2(t.codec),
@@ -112,13 +118,25 @@ func NewListener(ln net.Listener, cfg Config) (*Transport, error) {
 		grpc.WaitForHandlers(true),
 		experimental.BufferPool(t.recv),
 		grpc.StatsHandler(connWatch{}),
+		grpc.UnaryInterceptor(t.authUnary),
+		grpc.StreamInterceptor(t.authStream),
 	)
 	ringpb.RegisterRingServer(t.srv, &service{t: t})
+	lns := []net.Listener{ln}
+	if l := t.listenLocal(); l != nil {
+		lns = append(lns, l)
+	}
+	var serving sync.WaitGroup
+	for _, l := range lns {
+		serving.Go(func() {
+			if err := t.srv.Serve(l); err != nil {
+				t.log.Warn("grpctransport: serve", "addr", l.Addr(), "err", err)
+			}
+		})
+	}
 	go func() {
-		defer close(t.serveDone)
-		if err := t.srv.Serve(ln); err != nil {
-			t.log.Warn("grpctransport: serve", "addr", t.addr, "err", err)
-		}
+		serving.Wait()
+		close(t.serveDone)
 	}()
 	return t, nil
 }

@@ -1,8 +1,10 @@
 package grpctransport
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/craftml/craft/allreduce"
+	"github.com/craftml/craft/allreduce/internal/samehost"
 )
 
 const testRun = 0x7e57
@@ -226,10 +229,14 @@ func TestConfigValidate(t *testing.T) {
 		{"keepalive", func(c *Config) { c.KeepaliveTime = 0 }, "KeepaliveTime"},
 		{"keepalive timeout", func(c *Config) { c.KeepaliveTimeout = -1 }, "KeepaliveTimeout"},
 		{"write buffer", func(c *Config) { c.WriteBufferBytes = -1 }, "WriteBufferBytes"},
+		{"no secret", func(c *Config) { c.Secret = nil }, "Secret"},
+		{"short secret", func(c *Config) { c.Secret = []byte("short") }, "Secret"},
+		{"secret and insecure", func(c *Config) { c.Insecure = true }, "Insecure"},
+		{"insecure", func(c *Config) { c.Secret, c.Insecure = nil, true }, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := DefaultConfig()
+			c := testConfig()
 			tc.edit(&c)
 			err := c.Validate()
 			if tc.field == "" {
@@ -389,5 +396,130 @@ func TestSilentPeer(t *testing.T) {
 	t.Logf("silent peer seen after %v: %v", took, err)
 	if limit := 3 * (cfg.KeepaliveTime + cfg.KeepaliveTimeout); took > limit {
 		t.Errorf("silent peer seen after %v; want <= %v", took, limit)
+	}
+}
+
+// TestLocalSockets: peers on this host talk over the local Unix sockets;
+// with LocalSockets off on either side, over TCP.
+func TestLocalSockets(t *testing.T) {
+	if !samehost.Supported() {
+		t.Skip("no abstract Unix sockets on this OS: every peer uses TCP")
+	}
+	on, off := testConfig(), testConfig()
+	off.LocalSockets = false
+	for _, tc := range []struct {
+		name       string
+		cfg0, cfg1 Config
+		want       string
+	}{
+		{"both on", on, on, "unix"},
+		{"dialler off", off, on, "tcp"},
+		{"listener off", on, off, "tcp"}, // no local socket to dial: TCP
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var log syncBuffer
+			tc.cfg1.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			a := newClusterWith(t, 1, tc.cfg0)[0].(*Transport)
+			b := newClusterWith(t, 1, tc.cfg1)[0].(*Transport)
+			ctx := context.Background()
+			peers := []string{a.Addr(), b.Addr()}
+			for r, tr := range []*Transport{a, b} {
+				if err := tr.Configure(ctx, allreduce.Membership{Run: testRun, Gen: 1, Rank: r, Peers: peers}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := a.Send(ctx, 1, allreduce.Header{Run: testRun, Gen: 1}, []byte("hello")); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 16)
+			if _, n, err := b.Recv(ctx, 0, buf); err != nil || string(buf[:n]) != "hello" {
+				t.Fatalf("Recv = %q, %v; want hello", buf[:n], err)
+			}
+			if want := "over=" + tc.want; !strings.Contains(log.String(), want) {
+				t.Errorf("the receiver's log does not say %s:\n%s", want, log.String())
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestWrongKeyRefused: a sender without the run's key is refused by the
+// receiver's server, whose Recv gets nothing from it; the sender sees the
+// receiver as lost, with a cause that names the key. With the key, the same
+// message passes.
+func TestWrongKeyRefused(t *testing.T) {
+	wrong, none := testConfig(), testConfig()
+	wrong.Secret = []byte("another run's key, long enough")
+	none.Secret, none.Insecure = nil, true
+	for _, tc := range []struct {
+		name   string
+		sender Config
+		ok     bool
+	}{
+		{"same key", testConfig(), true},
+		{"another key", wrong, false},
+		{"no key", none, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newClusterWith(t, 1, tc.sender)[0].(*Transport)
+			b := newClusterWith(t, 1, testConfig())[0].(*Transport)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			peers := []string{a.Addr(), b.Addr()}
+			for r, tr := range []*Transport{a, b} {
+				if err := tr.Configure(ctx, allreduce.Membership{Run: testRun, Gen: 1, Rank: r, Peers: peers}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var err error
+			for i := 0; i < 50 && err == nil; i++ { // the refusal ends the stream after a few Sends at most
+				err = a.Send(ctx, 1, allreduce.Header{Run: testRun, Gen: 1, Seg: uint32(i)}, []byte("gradient"))
+				if tc.ok {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("Send = %v; want nil", err)
+				}
+				buf := make([]byte, 16)
+				if _, n, err := b.Recv(ctx, 0, buf); err != nil || string(buf[:n]) != "gradient" {
+					t.Fatalf("Recv = %q, %v; want gradient", buf[:n], err)
+				}
+				if n := b.Unauthorized(); n != 0 {
+					t.Errorf("Unauthorized() = %d; want 0", n)
+				}
+				return
+			}
+			if !errors.Is(err, allreduce.ErrPeerLost) || !strings.Contains(err.Error(), "ring key") {
+				t.Fatalf("Send = %v; want ErrPeerLost naming the ring key", err)
+			}
+			if n := b.Unauthorized(); n == 0 {
+				t.Error("Unauthorized() = 0; want the refused call counted")
+			}
+			rctx, rcancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			defer rcancel()
+			if _, n, err := b.Recv(rctx, 0, make([]byte, 16)); !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("Recv from the refused sender = %d bytes, %v; want nothing until the deadline", n, err)
+			}
+		})
 	}
 }

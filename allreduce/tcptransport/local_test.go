@@ -90,17 +90,3 @@ func TestLocalSocketNeedsHandshake(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
-
-func TestIsLocalAddr(t *testing.T) {
-	for addr, want := range map[string]bool{
-		"127.0.0.1:7071": true,
-		"[::1]:7071":     true,
-		"localhost:7071": false, // names are not resolved
-		"192.0.2.1:7071": false, // TEST-NET-1: never an interface here
-		"garbage":        false,
-	} {
-		if got := isLocalAddr(addr); got != want {
-			t.Errorf("isLocalAddr(%q) = %v; want %v", addr, got, want)
-		}
-	}
-}

@@ -45,7 +45,7 @@ const (
 	benchTransportTCP  = "tcp"  // allreduce/tcptransport, plain TCP
 )
 
-// benchSecretEnv carries the tcp transport's join token from the bench to
+// benchSecretEnv carries the ranks' random join token from the bench to
 // its rank processes (in the environment, not on the command line, where
 // any user of the host could read it).
 const benchSecretEnv = "CRAFT_BENCH_SECRET"
@@ -246,7 +246,7 @@ processes (craft bench link) and prints busbw as a fraction of it.`,
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per row instead of the table")
 	f.StringVar(&profile, "profile", "", "write a CPU profile of each rank to `DIR`/rank-N.cpu.pprof")
 	f.IntVar(&threads, "threads", 0, "GOMAXPROCS of each rank process (0: cores / ranks, at least 2)")
-	f.StringVar(&transport, "transport", benchTransportGRPC, "the ranks' transport: grpc (grpctransport) or tcp (tcptransport, plain TCP, a random join token)")
+	f.StringVar(&transport, "transport", benchTransportGRPC, "the ranks' transport, keyed by a random join token: grpc (grpctransport) or tcp (tcptransport, plain TCP)")
 	return cmd
 }
 
@@ -296,13 +296,11 @@ func runAllReduceRanks(ctx context.Context, n int, o allreduceBenchOptions) ([]a
 		}
 	}
 	env := []string{"GOMAXPROCS=" + strconv.Itoa(o.threadsFor(n))}
-	if o.Transport == benchTransportTCP {
-		var secret [32]byte
-		if _, err := rand.Read(secret[:]); err != nil {
-			return nil, cpuTime{}, fmt.Errorf("allreduce bench: join token: %w", err)
-		}
-		env = append(env, benchSecretEnv+"="+hex.EncodeToString(secret[:]))
+	var secret [32]byte
+	if _, err := rand.Read(secret[:]); err != nil {
+		return nil, cpuTime{}, fmt.Errorf("allreduce bench: join token: %w", err)
 	}
+	env = append(env, benchSecretEnv+"="+hex.EncodeToString(secret[:]))
 	reports := make([][]rankTimes, n)
 	var (
 		wg    sync.WaitGroup

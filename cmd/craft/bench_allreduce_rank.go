@@ -61,20 +61,19 @@ func newBenchAllReduceRankCmd() *cobra.Command {
 	f.StringVar(&wire, "wire", "float32", "wire format")
 	f.IntVar(&segm, "segment", allreduce.DefaultConfig().SegmentBytes, "bytes per message")
 	f.StringVar(&profile, "profile", "", "write a CPU profile to DIR/rank-N.cpu.pprof")
-	f.StringVar(&transport, "transport", benchTransportGRPC, "grpc or tcp (the join token comes in $"+benchSecretEnv+")")
+	f.StringVar(&transport, "transport", benchTransportGRPC, "grpc or tcp (the join token comes in $"+benchSecretEnv+" for either)")
 	return cmd
 }
 
 // runAllReduceRank is one rank process: it serves on the listener inherited
-// as file descriptor 3, with the tcp transport's join token from the
-// environment.
+// as file descriptor 3, with the join token from the environment.
 func runAllReduceRank(ctx context.Context, w io.Writer, rank int, peers []string, o allreduceBenchOptions) error {
 	ln, err := net.FileListener(os.NewFile(3, "listener"))
 	if err != nil {
 		return fmt.Errorf("rank %d: inherited listener: %w", rank, err)
 	}
 	token := os.Getenv(benchSecretEnv)
-	if o.Transport == benchTransportTCP && token == "" {
+	if token == "" {
 		ln.Close()
 		return fmt.Errorf("rank %d: $%s is empty; want the join token from craft bench allreduce", rank, benchSecretEnv)
 	}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,8 +50,9 @@ const (
 	autoResume                   // resume if it holds one, else start (craft coordinator)
 )
 
-// startHead opens the run's checkpoint store and starts its coordinator.
-func startHead(ctx context.Context, c conf.Config, mode resumeMode, onReport func(string, coordinator.Report)) (*head, error) {
+// startHead opens the run's checkpoint store and starts its coordinator,
+// which admits the holders of token (anyone when it is empty).
+func startHead(ctx context.Context, c conf.Config, token string, mode resumeMode, onReport func(string, coordinator.Report)) (*head, error) {
 	path := c.CheckpointPath()
 	if _, err := os.Stat(path); mode == mustResume && errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("--resume: there is no checkpoint file %s to resume from", path)
@@ -85,7 +88,7 @@ func startHead(ctx context.Context, c conf.Config, mode resumeMode, onReport fun
 		return fail(fmt.Errorf("cluster.coordinator_addr: %w", err))
 	}
 	h.addr = lis.Addr().String()
-	h.grpc = grpcapi.NewServer(h.svc, c.Cluster.JoinToken, h.log)
+	h.grpc = grpcapi.NewServer(h.svc, token, h.log)
 	go h.grpc.Serve(lis)
 	if c.Cluster.HTTPAddr != "" {
 		hl, err := net.Listen("tcp", c.Cluster.HTTPAddr)
@@ -100,7 +103,7 @@ func startHead(ctx context.Context, c conf.Config, mode resumeMode, onReport fun
 		mc := membership.DefaultConfig()
 		mc.Name = "coordinator"
 		mc.BindAddr = c.Cluster.GossipAddr
-		mc.JoinToken = c.Cluster.JoinToken
+		mc.JoinToken = token
 		mc.Meta = membership.Meta{Role: membership.RoleCoordinator, GRPCAddr: h.addr}
 		mc.Logger = h.log
 		if h.gossip, err = membership.Start(mc); err != nil {
@@ -244,26 +247,29 @@ func runWorker(ctx context.Context, o workerOptions) error {
 
 // openRingTransport serves the ring all-reduce on ln with the transport
 // kind (allreduce.transport), taking messages of up to maxPayload bytes (the
-// ring's segments). tcp authenticates every connection with a key derived
-// from the join token; without a token, like the coordinator, it accepts
-// anyone who can reach it. Workers and `craft bench allreduce` both open
-// their transport here, so the bench measures what workers run.
+// ring's segments). Both transports authenticate their peers with a key
+// derived from the join token (tcp in a handshake on every connection, grpc
+// on every call); without a token, like the coordinator, they accept anyone
+// who can reach them, and say so. Workers and `craft bench allreduce` both
+// open their transport here, so the bench measures what workers run.
 func openRingTransport(ln net.Listener, advertise, kind, token string, maxPayload int, log *slog.Logger) (allreduce.Transport, error) {
+	var key []byte
+	if token != "" {
+		k := sha256.Sum256([]byte("craft ring transport key\x00" + token))
+		key = k[:]
+	} else {
+		log.Warn("ring transport " + kind + " without cluster.join_token: ring connections are not authenticated")
+	}
 	switch kind {
 	case "tcp":
 		tc := tcptransport.DefaultConfig()
 		tc.AdvertiseAddr, tc.MaxPayloadBytes, tc.Logger = advertise, maxPayload, log
-		if token != "" {
-			key := sha256.Sum256([]byte("craft ring transport key\x00" + token))
-			tc.Secret = key[:]
-		} else {
-			tc.Insecure = true
-			log.Warn("ring transport tcp without cluster.join_token: ring connections are not authenticated")
-		}
+		tc.Secret, tc.Insecure = key, key == nil
 		return tcptransport.NewListener(ln, tc)
 	default:
 		tc := grpctransport.DefaultConfig()
 		tc.AdvertiseAddr, tc.MaxPayloadBytes, tc.Logger = advertise, maxPayload, log
+		tc.Secret, tc.Insecure = key, key == nil
 		return grpctransport.NewListener(ln, tc)
 	}
 }
@@ -280,7 +286,18 @@ type clusterOptions struct {
 // talking gRPC over 127.0.0.1, until the run is done.
 func localCluster(ctx context.Context, c conf.Config, o clusterOptions) (*head, error) {
 	n := o.workers
-	h, err := startHead(ctx, c, o.mode, o.onReport)
+	token := c.Cluster.JoinToken
+	if token == "" {
+		// The cluster is this process's own: a random token keeps everyone
+		// else off its coordinator and its ring, on any port of this host.
+		// (It stays out of the config, whose hash names the run.)
+		var b [16]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, fmt.Errorf("join token: %w", err)
+		}
+		token = hex.EncodeToString(b[:])
+	}
+	h, err := startHead(ctx, c, token, o.mode, o.onReport)
 	if err != nil {
 		return nil, err
 	}
@@ -299,7 +316,7 @@ func localCluster(ctx context.Context, c conf.Config, o clusterOptions) (*head, 
 			defer wg.Done()
 			err := runWorker(ctx, workerOptions{
 				join: h.addr, listen: "127.0.0.1:0", id: fmt.Sprintf("local-%d", i),
-				token: c.Cluster.JoinToken, threads: per, computeNice: worker.ComputeNiceDefault,
+				token: token, threads: per, computeNice: worker.ComputeNiceDefault,
 			})
 			if err != nil && ctx.Err() == nil {
 				errs <- fmt.Errorf("worker local-%d: %w", i, err)

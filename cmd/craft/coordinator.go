@@ -40,7 +40,7 @@ A checkpoint file that already holds the run is resumed from its latest checkpoi
 		if !resume {
 			mode = freshRun
 		}
-		h, err := startHead(ctx, c, mode, nil)
+		h, err := startHead(ctx, c, c.Cluster.JoinToken, mode, nil)
 		if err != nil {
 			return err
 		}
