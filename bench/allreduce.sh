@@ -8,7 +8,9 @@
 #   craft bench allreduce   (n craft processes on 127.0.0.1, once per ring
 #                            transport: grpc, the default, and tcp, the plain-TCP
 #                            one; it also measures one TCP stream over
-#                            127.0.0.1: the link)
+#                            127.0.0.1: the link, and both directions at once
+#                            over TCP and over a Unix socket: craft bench link
+#                            --duplex [--unix])
 #   bench/gloo_allreduce.py (n Python processes, torch.distributed gloo)
 # with the same timing method (per iteration a barrier, then the slowest
 # rank's time; the median over iterations) and prints every busbw and the
@@ -64,6 +66,9 @@ done
 link2=$(linkrate)
 link=$(/usr/bin/python3 -c "print(max($link1, $link2))")
 echo "# link: one TCP stream over 127.0.0.1 between two processes (craft bench link, 1M writes): $link1 GB/s before, $link2 GB/s after; craft/link uses the larger"
+# What two neighbours sending to each other at once can get: the ceiling of a 2-rank ring.
+duplex() { "$tmp/craft" bench link --seconds 2 --duplex "$@" | sed -n 's/^per direction: \([0-9.]*\) GB\/s.*/\1/p'; }
+echo "# both directions at once (craft bench link --duplex), per direction: TCP $(duplex) GB/s, Unix socket $(duplex --unix) GB/s (the ring's same-host sockets)"
 /usr/bin/python3 - "$tmp/craft.json" "$tmp/gloo.json" "$link" "$transports" <<'EOF'
 import json, sys
 def best(path, key):

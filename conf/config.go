@@ -134,7 +134,8 @@ type Checkpoint struct {
 
 // AllReduce tunes the ring all-reduce of the gradients.
 type AllReduce struct {
-	// Bytes per pipelined segment on the wire, a multiple of 4, at most 3 MiB (gRPC's messages stay under 4 MiB).
+	// Bytes per pipelined segment on the wire, a multiple of 4, at most 3 MiB over grpc (its messages stay under
+	// 4 MiB) and 64 MiB over tcp.
 	SegmentBytes int `yaml:"segment_bytes"`
 	// Number format of gradients on the wire: float32 (exact), bfloat16 or float16 (half the bytes, rounded).
 	Wire string `yaml:"wire"`

@@ -10,8 +10,20 @@ import (
 )
 
 // MaxSegmentBytes keeps one all-reduce segment, with its header, under gRPC's default 4 MiB
-// message limit.
-const MaxSegmentBytes = 3 << 20
+// message limit. MaxSegmentBytesTCP bounds a segment over the plain-TCP transport, which reads
+// a segment straight into its destination and has no such limit.
+const (
+	MaxSegmentBytes    = 3 << 20
+	MaxSegmentBytesTCP = 64 << 20
+)
+
+// MaxSegment is the largest allreduce.segment_bytes the ring transport kind carries.
+func MaxSegment(transport string) int {
+	if transport == "tcp" {
+		return MaxSegmentBytesTCP
+	}
+	return MaxSegmentBytes
+}
 
 // Validate checks every field and the rules between fields, and reports every problem at once:
 // the error lists them one per line, each an *Error naming the key (see Problems) and matching
@@ -150,8 +162,9 @@ func (c Config) Validate() error {
 
 	// allreduce
 	sb := c.AllReduce.SegmentBytes
-	if sb < 4 || sb%4 != 0 || sb > MaxSegmentBytes {
-		v.bad("allreduce.segment_bytes", "allreduce.segment_bytes (%d) must be a multiple of 4 between 4 and %d", sb, MaxSegmentBytes)
+	if maxSB := MaxSegment(c.AllReduce.Transport); sb < 4 || sb%4 != 0 || sb > maxSB {
+		v.bad("allreduce.segment_bytes", "allreduce.segment_bytes (%d) must be a multiple of 4 between 4 and %d over allreduce.transport %s",
+			sb, maxSB, c.AllReduce.Transport)
 	}
 	v.enum("allreduce.wire", c.AllReduce.Wire)
 	v.enum("allreduce.transport", c.AllReduce.Transport)

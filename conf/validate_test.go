@@ -86,7 +86,11 @@ func TestValidate(t *testing.T) {
 			"train.grad_accum (0) must be positive\ntrain.eval_batches (0) must be positive\ntrain.threads (-1) must be at least 0\n" +
 				"checkpoint.every (-1) must be at least 0\ncheckpoint.keep (0) must be positive"},
 		{"segment bytes", func(c *Config) { c.AllReduce.SegmentBytes = 6 },
-			"allreduce.segment_bytes (6) must be a multiple of 4 between 4 and 3145728"},
+			"allreduce.segment_bytes (6) must be a multiple of 4 between 4 and 3145728 over allreduce.transport grpc"},
+		{"segment bytes over grpc", func(c *Config) { c.AllReduce.SegmentBytes = 4 << 20 },
+			"allreduce.segment_bytes (4194304) must be a multiple of 4 between 4 and 3145728 over allreduce.transport grpc"},
+		{"segment bytes over tcp", func(c *Config) { c.AllReduce.SegmentBytes, c.AllReduce.Transport = 65<<20, "tcp" },
+			"allreduce.segment_bytes (68157440) must be a multiple of 4 between 4 and 67108864 over allreduce.transport tcp"},
 		{"weight decay and clip", func(c *Config) { c.Train.WeightDecay, c.Train.GradClip = -1, math.Inf(1) },
 			"train.weight_decay (-1) must be a finite number at least 0\ntrain.grad_clip (+Inf) must be a finite number at least 0"},
 	}
@@ -108,5 +112,25 @@ func TestValidate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSegmentBytesPerTransport: 4 MiB segments pass over tcp, which reads a
+// segment straight into place, and not over grpc, whose messages stay under
+// 4 MiB.
+func TestSegmentBytesPerTransport(t *testing.T) {
+	for _, tc := range []struct {
+		transport string
+		bytes     int
+		ok        bool
+	}{
+		{"grpc", 3 << 20, true}, {"grpc", 4 << 20, false},
+		{"tcp", 4 << 20, true}, {"tcp", 64 << 20, true}, {"tcp", 64<<20 + 4, false},
+	} {
+		c := Default()
+		c.AllReduce.Transport, c.AllReduce.SegmentBytes = tc.transport, tc.bytes
+		if err := c.Validate(); (err == nil) != tc.ok {
+			t.Errorf("segment_bytes %d over %s: Validate() = %v; want ok=%v", tc.bytes, tc.transport, err, tc.ok)
+		}
 	}
 }

@@ -359,7 +359,11 @@ func runAllReduceRanks(ctx context.Context, n int, o allreduceBenchOptions) ([]a
 // the wall time they ran.
 type cpuTime struct{ user, sys, wall time.Duration }
 
-// startSelfPiped is startSelf with the child's stdout as a pipe.
+// startSelfPiped starts this executable with args as a child process that
+// dies with ctx, and with this process (SIGKILL on the parent's death,
+// Linux), with env added to ours. Its stderr goes to ours; its stdout is
+// returned as a pipe, to be read to the end before Wait. extra are
+// inherited file descriptors, from 3 on.
 func startSelfPiped(ctx context.Context, extra []*os.File, env []string, args ...string) (*exec.Cmd, io.Reader, error) {
 	exe, err := os.Executable()
 	if err != nil {

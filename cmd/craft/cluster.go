@@ -197,7 +197,7 @@ func runWorker(ctx context.Context, o workerOptions) error {
 	}()
 	openRing := func(c conf.Config) (allreduce.Transport, error) {
 		opened = true // the transport owns ln now, even if it fails
-		return openRingTransport(ln, ringAddr, c.AllReduce.Transport, o.token, conf.MaxSegmentBytes, log)
+		return openRingTransport(ln, ringAddr, c.AllReduce.Transport, o.token, conf.MaxSegment(c.AllReduce.Transport), log)
 	}
 	client, err := grpcapi.Dial(o.join, o.token)
 	if err != nil {
