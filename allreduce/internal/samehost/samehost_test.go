@@ -58,16 +58,19 @@ func tcpPeer(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	go closeEvery(ln)
 	return ln.Addr().String()
+}
+
+// closeEvery accepts connections on ln and closes them, until ln closes.
+func closeEvery(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		c.Close()
+	}
 }
 
 func dialKind(t *testing.T, local bool, addr string) string {
@@ -98,15 +101,7 @@ func TestDial(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	go closeEvery(ln)
 	if got := dialKind(t, true, addr); got != "unix" {
 		t.Errorf("with a local socket: dialled over %s; want unix", got)
 	}
