@@ -58,8 +58,7 @@ generation.`,
 	f.IntVar(&o.computeNice, "compute-nice", worker.ComputeNiceDefault,
 		"niceness (1-19) of the thread that trains, below the ring's network threads so a neighbour's\nmessage is handled at once when compute and network share a core; 0 leaves it unchanged")
 	f.StringVar(&o.cacheDir, "cache-dir", "", "directory that caches fetched dataset shards (default: memory only)")
-	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof; bench/scaling.sh)")
-	f.MarkHidden("cpuprofile")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file, for go tool pprof")
 	f.StringVar(&o.gossip, "gossip", "", "where the membership gossip listens, host:port (default: the --listen host, any port)")
 	f.StringVar(&o.gossipAdv, "gossip-advertise", "", "the gossip address other nodes reach (default: the bound address)")
 	return cmd
