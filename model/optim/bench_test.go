@@ -75,3 +75,32 @@ func BenchmarkScale(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkAdamWState: the optimizer's part of every checkpoint and of the
+// state a joining worker receives, out and back in.
+func BenchmarkAdamWState(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	p, g := randVec(rng, benchN, 1), randVec(rng, benchN, 1e-3)
+	o := NewAdamW(DefaultAdamWConfig(), benchN, []Group{{Offset: 0, Len: benchN, Decay: true}})
+	o.Step(1, 1e-3, p, g)
+	b.Run("marshal", func(b *testing.B) {
+		b.SetBytes(2 * benchN * 4)
+		for b.Loop() {
+			if _, err := o.MarshalBinary(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	data, err := o.MarshalBinary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("unmarshal", func(b *testing.B) {
+		b.SetBytes(2 * benchN * 4)
+		for b.Loop() {
+			if err := o.UnmarshalBinary(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"slices"
 )
 
 // State format, version 1, little-endian:
@@ -55,12 +56,21 @@ func (o *SGD) UnmarshalBinary(data []byte) error {
 }
 
 func appendState(b []byte, kind byte, n int, vecs ...[]float32) []byte {
-	start := len(b)
+	start, size := len(b), headerLen+trailerLen
+	for _, v := range vecs {
+		size += 4 * len(v)
+	}
+	// One allocation of the final size, then plain stores: appending four
+	// bytes at a time ran at 160 MB/s (BenchmarkAdamWState).
+	b = slices.Grow(b, size)
 	b = append(b, stateVersion, kind)
 	b = binary.LittleEndian.AppendUint64(b, uint64(n))
 	for _, v := range vecs {
-		for _, x := range v {
-			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
+		off := len(b)
+		b = b[:off+4*len(v)]
+		dst := b[off:]
+		for i, x := range v {
+			binary.LittleEndian.PutUint32(dst[4*i:], math.Float32bits(x))
 		}
 	}
 	return binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(b[start:]))
