@@ -4,12 +4,14 @@ import (
 	"context"
 	"math"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/craftml/craft/conf"
 	"github.com/craftml/craft/coordinator"
+	"github.com/craftml/craft/coordinator/grpcapi"
 	"github.com/craftml/craft/worker"
 )
 
@@ -129,5 +131,38 @@ func TestTCPTransportIsEquivalent(t *testing.T) {
 		if pT[i] != pG[i] {
 			t.Fatalf("tcp: param %d = %v; grpc gives %v (want bitwise equal)", i, pT[i], pG[i])
 		}
+	}
+}
+
+// TestLocalClusterKeepsOthersOut: craft train's in-process cluster, with no
+// cluster.join_token, makes up a token of its own: a process that dials its
+// coordinator without one is refused. With a configured token, that one is
+// the key.
+func TestLocalClusterKeepsOthersOut(t *testing.T) {
+	for _, configured := range []string{"", "a-configured-join-token"} {
+		c := equivConf(t)
+		c.Train.Steps, c.Train.WarmupSteps, c.Checkpoint.Every = 3, 1, 0
+		c.Cluster.MinWorkers, c.Cluster.MaxWorkers = 1, 1
+		c.Cluster.JoinToken = configured
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		h, err := localCluster(ctx, c, clusterOptions{workers: 1, mode: freshRun})
+		if err != nil {
+			cancel()
+			t.Fatalf("token %q: %v", configured, err)
+		}
+		for _, try := range []string{"", "wrong-token", configured} {
+			client, err := grpcapi.Dial(h.addr, try)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = client.Fetch(ctx, 0)
+			client.Close()
+			refused := err != nil && strings.Contains(err.Error(), "join token")
+			if want := try != configured || configured == ""; refused != want {
+				t.Errorf("configured token %q, dialled with %q: Fetch error %v; want refused=%v", configured, try, err, want)
+			}
+		}
+		h.stop()
+		cancel()
 	}
 }
