@@ -339,3 +339,41 @@ func round(ds []time.Duration) []time.Duration {
 	}
 	return out
 }
+
+// TestLogWriterLevels: memberlist's level prefixes map to slog levels, and
+// a send on the socket Close shut is a debug line once the node is closed,
+// an error before.
+func TestLogWriterLevels(t *testing.T) {
+	closedSend := "[ERR] memberlist: Failed to send gossip to 127.0.0.1:1: write udp 127.0.0.1:2->127.0.0.1:1: use of closed network connection\n"
+	for _, tc := range []struct {
+		line   string
+		closed bool
+		want   slog.Level
+	}{
+		{"[DEBUG] memberlist: probe\n", false, slog.LevelDebug},
+		{"[INFO] memberlist: joined\n", false, slog.LevelInfo},
+		{"[WARN] memberlist: refuted\n", false, slog.LevelWarn},
+		{"[ERR] memberlist: failed\n", true, slog.LevelError},
+		{closedSend, false, slog.LevelError},
+		{closedSend, true, slog.LevelDebug},
+	} {
+		var got []slog.Level
+		h := &levelRecorder{levels: &got}
+		w := &logWriter{l: slog.New(h), closed: func() bool { return tc.closed }}
+		w.Write([]byte(tc.line))
+		if len(got) != 1 || got[0] != tc.want {
+			t.Errorf("%q (closed %v) logged at %v; want %v", tc.line, tc.closed, got, tc.want)
+		}
+	}
+}
+
+// levelRecorder is a slog.Handler that records the level of each record.
+type levelRecorder struct{ levels *[]slog.Level }
+
+func (h *levelRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (h *levelRecorder) Handle(_ context.Context, r slog.Record) error {
+	*h.levels = append(*h.levels, r.Level)
+	return nil
+}
+func (h *levelRecorder) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *levelRecorder) WithGroup(string) slog.Handler      { return h }

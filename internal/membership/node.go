@@ -7,6 +7,7 @@ import (
 	"log"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -117,7 +118,7 @@ func Start(cfg Config) (*Node, error) {
 	}
 	mc.Delegate = (*delegate)(n)
 	mc.Events = (*eventDelegate)(n)
-	mc.Logger = log.New(&logWriter{logger}, "", 0)
+	mc.Logger = log.New(&logWriter{l: logger, closed: n.isClosed}, "", 0)
 
 	list, err := memberlist.Create(mc)
 	if err != nil {
@@ -415,7 +416,13 @@ func (q *queue) close() {
 }
 
 // logWriter forwards memberlist's "[LEVEL] memberlist: ..." lines to slog.
-type logWriter struct{ l *slog.Logger }
+// Once the node is closed, a gossip round still in flight may fail on the
+// socket Close just shut ("use of closed network connection"): that is the
+// shutdown, not an error, and goes out at debug level.
+type logWriter struct {
+	l      *slog.Logger
+	closed func() bool
+}
 
 func (w *logWriter) Write(p []byte) (int, error) {
 	line := string(p)
@@ -431,6 +438,9 @@ func (w *logWriter) Write(p []byte) (int, error) {
 			level, line = l.level, line[len(l.prefix):]
 			break
 		}
+	}
+	if level > slog.LevelDebug && w.closed != nil && w.closed() && strings.Contains(line, "use of closed network connection") {
+		level = slog.LevelDebug
 	}
 	w.l.Log(context.Background(), level, line)
 	return len(p), nil
