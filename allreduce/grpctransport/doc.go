@@ -1,5 +1,6 @@
 // Package grpctransport is the production allreduce.Transport: the ring's
-// messages over gRPC (HTTP/2 over TCP).
+// messages over gRPC (HTTP/2 over TCP, or over a Unix socket between ranks
+// on one host).
 //
 // Each Transport serves the Ring service (ringpb/ring.proto) on one listener
 // for its whole life, across generations. To send, it keeps one ClientConn
@@ -9,7 +10,9 @@
 // the data stream's flow control. Configure reuses the connections to peers
 // that are still alive, dials new ones, and closes the rest.
 //
-//	tr, err := grpctransport.New(grpctransport.DefaultConfig())
+//	cfg := grpctransport.DefaultConfig()
+//	cfg.Secret = key // the run's key, the same on every rank (>= 16 bytes)
+//	tr, err := grpctransport.New(cfg)
 //	...
 //	ring := allreduce.New(tr, allreduce.DefaultConfig())
 //	err = ring.Configure(ctx, allreduce.Membership{Run: run, Gen: 1, Rank: r, Peers: addrs})
