@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/craftml/craft/allreduce"
+	"github.com/craftml/craft/allreduce/internal/ringkey"
 )
 
 // Config configures a Transport. Start from DefaultConfig.
@@ -59,7 +60,7 @@ type Config struct {
 }
 
 // MinSecretBytes is the shortest Secret Validate accepts.
-const MinSecretBytes = 16
+const MinSecretBytes = ringkey.MinBytes
 
 // DefaultConfig returns a configuration for 127.0.0.1 with an ephemeral
 // port, sized for the Ring's default segments. It has no Secret: set
@@ -79,13 +80,10 @@ func DefaultConfig() Config {
 
 // Validate names the first bad field.
 func (c Config) Validate() error {
+	if err := ringkey.Check("tcptransport", c.Secret, c.Insecure); err != nil {
+		return err
+	}
 	switch {
-	case len(c.Secret) == 0 && !c.Insecure:
-		return fmt.Errorf("tcptransport: Config.Secret is empty; want the run's join token (or Insecure, for tests)")
-	case len(c.Secret) > 0 && c.Insecure:
-		return fmt.Errorf("tcptransport: Config.Insecure is set with a Secret; want one or the other")
-	case len(c.Secret) > 0 && len(c.Secret) < MinSecretBytes:
-		return fmt.Errorf("tcptransport: Config.Secret has %d bytes; want >= %d", len(c.Secret), MinSecretBytes)
 	case c.MaxPayloadBytes < 1 || c.MaxPayloadBytes > 1<<30:
 		return fmt.Errorf("tcptransport: Config.MaxPayloadBytes = %d; want in [1, 1 GiB]", c.MaxPayloadBytes)
 	case c.SocketBufferBytes < 0:
