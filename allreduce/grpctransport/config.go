@@ -57,7 +57,12 @@ type Config struct {
 	// against 0.85-0.99/0.98-1.07/0.98-1.05 with 64 KiB; n=3 0.35-0.57/
 	// 0.54-0.64/0.59-0.64 against 0.54-0.69/0.68-0.75/0.57-0.77; n=4
 	// 0.29/0.37-0.42/0.41-0.42 against 0.34-0.44/0.39-0.52/0.44-0.50);
-	// 32 and 128 KiB were no better.
+	// 32 and 128 KiB were no better. Over the same-host Unix sockets,
+	// both buffers at 1 MiB beat 256 KiB writes and 64 KiB reads: three
+	// alternating rounds gave busbw n=2 16 MiB 0.77-1.05 against
+	// 0.80-0.90 GB/s, n=4 16/64 MiB 0.42-0.43/0.44-0.48 against
+	// 0.37-0.41/0.39-0.43, n=3 the same; in bench/scaling.sh, 2 workers
+	// 29.5-34.2k against 28.5-32.9k tokens/s, 1 ms less CPU a step.
 	WriteBufferBytes int
 	ReadBufferBytes  int
 	// KeepaliveTime is how long a connection may be silent before the peer
@@ -90,8 +95,8 @@ func DefaultConfig() Config {
 		RecvQueueMessages: 4,
 		StreamWindowBytes: 4 << 20,
 		ConnWindowBytes:   16 << 20,
-		WriteBufferBytes:  256 << 10,
-		ReadBufferBytes:   64 << 10,
+		WriteBufferBytes:  1 << 20,
+		ReadBufferBytes:   1 << 20,
 		KeepaliveTime:     time.Second,
 		KeepaliveTimeout:  time.Second,
 		LocalSockets:      true,
