@@ -20,23 +20,24 @@
 # have 2 cores shared with whatever else runs: compare the ratios of one run, not figures
 # across runs.
 #
-# Measured 2026-11-30 03:05 UTC (bench/scaling.sh, ROUNDS=2, best round each; an AMD EPYC host on
-# which one Craft worker is 2.4x PyTorch; both rings reach same-host workers over Unix sockets):
+# Measured 2026-11-30 03:40 UTC (bench/scaling.sh, ROUNDS=2, best round each; an AMD EPYC host on
+# which one Craft worker is 2.5x PyTorch; both rings reach same-host workers over Unix sockets):
 #                          1 worker tok/s  2 workers tok/s  efficiency
-#   craft, grpc ring             29499           34549          58.6 %
-#   craft, tcp ring              29499           40809          69.2 %
-#   craft, no grad sync          29499           56310          95.4 %
-#   pytorch ddp (gloo)           12160           21163          87.0 %
-#   pytorch, no grad sync        12160           26590         109.3 %
-# Where a step goes (the workers' /status): 1 worker compute 26.0 ms, update 0.5 ms; 2 workers
-# over grpc compute 18.6, all-reduce wait 3.6, update 0.8; over tcp 17.4, 1.4, 0.6. Half the
-# batch alone computes in about 13.5 ms. A CPU profile of a worker (craft worker --cpuprofile)
-# puts 1.8 ms a step in system calls (0.3 alone) and its matrix multiplies at 1.12x half of a lone
-# worker's: with one core per worker, the ring's CPU and its traffic through the caches land on
-# the core that computes. Alternating 2-worker tcp runs with --compute-nice 0, 5 (default) and 19
-# or 4 MiB segments differed by no more than run-to-run noise (36.6-41.0k tok/s). The same script
-# on the previous session's host at 02:00 UTC: grpc 76.6 %, tcp 80.6 %, DDP 75.2 % (one worker 16.8k tok/s).
-# The 90 % goal is not reached.
+#   craft, grpc ring             27333           33588          61.4 %
+#   craft, tcp ring              27333           38967          71.3 %
+#   craft, no grad sync          27333           53126          97.2 %
+#   pytorch ddp (gloo)           11099           20908          94.2 %
+#   pytorch, no grad sync        11099           25063         112.9 %
+# (PyTorch's 1-process figure is low against its 2-process ones: ratios above 100 %.) Where a
+# step goes (the workers' /status): 1 worker compute 28.3 ms, update 0.6 ms; 2 workers over grpc
+# compute 19.6, all-reduce wait 3.3, update 0.8; over tcp 18.4, 1.3, 0.6. Half the batch alone
+# computes in about 14.3 ms. A CPU profile of a worker (craft worker --cpuprofile) puts 1.8 ms a
+# step in system calls (0.3 alone) and its matrix multiplies at 1.12x half of a lone worker's:
+# with one core per worker, the ring's CPU and its traffic through the caches land on the core
+# that computes. Alternating 2-worker tcp runs with --compute-nice 0, 5 (default) and 19, 4 MiB
+# segments or a bfloat16 wire differed by no more than run-to-run noise, or were slower. The same
+# script on the previous session's host at 02:00 UTC: grpc 76.6 %, tcp 80.6 %, DDP 75.2 % (one
+# worker 16.8k tok/s). The 90 % goal is not reached.
 set -eu
 cd "$(dirname "$0")/.."
 conf=${CONF:-conf/shakespeare-baby.yaml}
