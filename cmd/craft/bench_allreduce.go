@@ -35,7 +35,7 @@ type allreduceBenchOptions struct {
 	Wire         allreduce.Wire
 	SegmentBytes int
 	ProfileDir   string // where each rank writes rank-N.cpu.pprof; "" = none
-	Threads      int    // GOMAXPROCS of each rank process; 0 = cores / ranks, at least 2
+	Threads      int    // GOMAXPROCS of each rank process; 0 = cores / ranks, at least 1
 	Transport    string // benchTransportGRPC or benchTransportTCP
 }
 
@@ -66,15 +66,21 @@ func checkBenchTransport(name string) error {
 	return fmt.Errorf("--transport %q: want %s or %s", name, benchTransportGRPC, benchTransportTCP)
 }
 
-// threadsFor is the GOMAXPROCS of each of n rank processes: a share of the
-// cores, but at least 2, because with a single P a rank stalls whenever
-// gRPC's writer sits in a long write(2) to the socket (seen in execution
-// traces: the reader, the stream handler and the Ring then wait for the P).
+// threadsFor is the GOMAXPROCS of each of n rank processes: its share of
+// the cores, at least 1. More Ps than that only add threads that compete
+// for the same cores: on 2 cores, with the ranks on the same-host Unix
+// sockets and gRPC's 1 MiB buffers, GOMAXPROCS 1 against 2 (two alternating
+// rounds each) gave n=2 grpc 1 MiB 0.99-1.71 against 0.51-0.79 GB/s and
+// 16 MiB 0.91-0.94 against 0.71-0.89; tcp 4 KiB 40-44 against 25-28 MB/s
+// and 1 MiB 2.56-2.92 against 1.53-1.91; n=3 grpc 1 MiB 0.61-0.69 against
+// 0.39-0.45; 64 MiB the same within noise everywhere. (Over TCP loopback
+// with smaller gRPC buffers, a single P used to stall a rank whenever
+// gRPC's writer sat in a long write(2); that is why this was at least 2.)
 func (o allreduceBenchOptions) threadsFor(n int) int {
 	if o.Threads > 0 {
 		return o.Threads
 	}
-	return max(2, runtime.NumCPU()/n)
+	return max(1, runtime.NumCPU()/n)
 }
 
 // args renders the options as flags of `craft bench allreduce-rank`.
@@ -245,7 +251,7 @@ processes (craft bench link) and prints busbw as a fraction of it.`,
 	f.Float64Var(&linkSeconds, "link-seconds", 3, "seconds of the single-stream link measurement (0: skip)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per row instead of the table")
 	f.StringVar(&profile, "profile", "", "write a CPU profile of each rank to `DIR`/rank-N.cpu.pprof")
-	f.IntVar(&threads, "threads", 0, "GOMAXPROCS of each rank process (0: cores / ranks, at least 2)")
+	f.IntVar(&threads, "threads", 0, "GOMAXPROCS of each rank process (0: cores / ranks, at least 1)")
 	f.StringVar(&transport, "transport", benchTransportGRPC, "the ranks' transport, keyed by a random join token: grpc (grpctransport) or tcp (tcptransport, plain TCP)")
 	return cmd
 }
