@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -377,3 +378,80 @@ func (h *levelRecorder) Handle(_ context.Context, r slog.Record) error {
 }
 func (h *levelRecorder) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *levelRecorder) WithGroup(string) slog.Handler      { return h }
+
+// TestLastOneOutDoesNotWait: a node whose every other member has said bye
+// (a coordinator at the end of a run) closes at once, without trying to
+// spread a leave that no one is left to hear.
+func TestLastOneOutDoesNotWait(t *testing.T) {
+	mn := newMemNet("coordinator", "w1", "w2")
+	coord := testConfig("coordinator")
+	coord.Meta = Meta{Role: RoleCoordinator}
+	var log syncLog
+	coord.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	seed := mn.start(t, coord)
+	var workers []*Node
+	for _, id := range []string{"w1", "w2"} {
+		w := mn.start(t, testConfig(id))
+		if err := w.Join(context.Background(), seed.Addr()); err != nil {
+			t.Fatal(err)
+		}
+		waitEvent(t, seed, Join, id)
+		workers = append(workers, w)
+	}
+	// The workers say bye and are gone before their leave has spread, as
+	// when a run ends and every process exits at once: the coordinator still
+	// counts them as alive.
+	for _, w := range workers {
+		for _, m := range w.list.Members() {
+			if m.Name == "coordinator" {
+				if err := w.list.SendReliable(m, byeMessage(w.Name())); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := w.Kill(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		seed.mu.Lock()
+		heard := seed.leaving["w1"] && seed.leaving["w2"]
+		seed.mu.Unlock()
+		if heard {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the coordinator did not get both byes")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	if err := seed.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > coord.LeaveTimeout/2 {
+		t.Errorf("the last node out took %v to close; want well under LeaveTimeout (%v)", d, coord.LeaveTimeout)
+	}
+	if strings.Contains(log.String(), "leave not confirmed") {
+		t.Errorf("the last node out tried to spread its leave:\n%s", log.String())
+	}
+}
+
+// syncLog is a bytes.Buffer safe for a logger's concurrent writes.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncLog) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncLog) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
