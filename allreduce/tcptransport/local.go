@@ -32,7 +32,7 @@ func (t *Transport) listenLocal() net.Listener {
 	if !t.cfg.LocalSockets || !localSocketsSupported() {
 		return nil
 	}
-	ln, err := samehost.Listen(localPrefix, t.addr)
+	ln, err := samehost.Listen(localPrefix, t.addr, 0) // tune sizes data connections by role
 	if err != nil {
 		t.log.Debug("tcptransport: no local socket; same-host peers use TCP", "addr", t.addr, "err", err)
 		return nil
@@ -45,5 +45,5 @@ func (t *Transport) listenLocal() net.Listener {
 // this user, else over TCP. The handshake that follows checks, either way,
 // that the peer at the other end is the one advertised at addr.
 func (t *Transport) dial(ctx context.Context, d *net.Dialer, addr string) (net.Conn, error) {
-	return samehost.Dial(ctx, d, t.cfg.LocalSockets, localPrefix, addr)
+	return samehost.Dial(ctx, d, t.cfg.LocalSockets, localPrefix, addr, 0)
 }

@@ -27,24 +27,56 @@ func Supported() bool { return runtime.GOOS == "linux" }
 // which the transport of kind prefix advertised at addr also listens.
 func Name(prefix, addr string) string { return "@" + prefix + "/" + addr }
 
-// Listen opens the local socket of the transport advertised at addr.
-func Listen(prefix, addr string) (net.Listener, error) {
-	return net.Listen("unix", Name(prefix, addr))
+// Listen opens the local socket of the transport advertised at addr. The
+// connections it accepts get send and receive buffers of bufBytes (0: the
+// kernel's default): a Unix socket does not grow them as TCP does, and with
+// the default 208 KiB a fast writer stops every few hundred KiB for the
+// reader to catch up.
+func Listen(prefix, addr string, bufBytes int) (net.Listener, error) {
+	ln, err := net.Listen("unix", Name(prefix, addr))
+	if err != nil || bufBytes <= 0 {
+		return ln, err
+	}
+	return sizedListener{ln, bufBytes}, nil
 }
 
 // Dial connects to the peer advertised at addr: over its local socket when
 // local is true, the OS has them, addr's IP belongs to this host and the
-// socket answers from a process of this user; else over TCP.
-func Dial(ctx context.Context, d *net.Dialer, local bool, prefix, addr string) (net.Conn, error) {
+// socket answers from a process of this user, with buffers of bufBytes as
+// Listen sets them; else over TCP.
+func Dial(ctx context.Context, d *net.Dialer, local bool, prefix, addr string, bufBytes int) (net.Conn, error) {
 	if local && Supported() && IsLocal(addr) {
 		if c, err := d.DialContext(ctx, "unix", Name(prefix, addr)); err == nil {
 			if sameUser(c) {
-				return c, nil
+				return sizeBuffers(c, bufBytes), nil
 			}
 			c.Close()
 		}
 	}
 	return d.DialContext(ctx, "tcp", addr)
+}
+
+// sizeBuffers sets a Unix connection's buffers to bufBytes, if > 0.
+func sizeBuffers(c net.Conn, bufBytes int) net.Conn {
+	if u, ok := c.(*net.UnixConn); ok && bufBytes > 0 {
+		u.SetWriteBuffer(bufBytes)
+		u.SetReadBuffer(bufBytes)
+	}
+	return c
+}
+
+// sizedListener sizes the buffers of the connections it accepts.
+type sizedListener struct {
+	net.Listener
+	bufBytes int
+}
+
+func (l sizedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return sizeBuffers(c, l.bufBytes), nil
 }
 
 // IsLocal reports whether addr's host is an IP of this host (loopback or an

@@ -78,7 +78,7 @@ func dialKind(t *testing.T, local bool, addr string) string {
 	var d net.Dialer
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := Dial(ctx, &d, local, "samehost-test", addr)
+	c, err := Dial(ctx, &d, local, "samehost-test", addr, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestDial(t *testing.T) {
 	if got := dialKind(t, true, addr); got != "tcp" {
 		t.Errorf("no local socket: dialled over %s; want tcp", got)
 	}
-	ln, err := Listen("samehost-test", addr)
+	ln, err := Listen("samehost-test", addr, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestDialRefusesAnotherUsersSocket(t *testing.T) {
 		t.Fatalf("squatter: %q", buf[:n])
 	}
 	// The name is taken: this user cannot listen on it.
-	if ln, err := Listen("samehost-test", addr); err == nil {
+	if ln, err := Listen("samehost-test", addr, 0); err == nil {
 		ln.Close()
 		t.Fatal("Listen on a name another process holds succeeded")
 	}
@@ -168,4 +168,52 @@ func copyForAll(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return exe
+}
+
+// TestBuffers: Listen and Dial give both ends of a local connection the
+// buffers they are asked for (the kernel doubles the figure it is given).
+func TestBuffers(t *testing.T) {
+	if !Supported() {
+		t.Skip("no abstract Unix sockets on this OS")
+	}
+	const want = 1 << 20
+	addr := tcpPeer(t)
+	ln, err := Listen("samehost-test", addr, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			close(accepted)
+			return
+		}
+		accepted <- c
+	}()
+	var d net.Dialer
+	c, err := Dial(context.Background(), &d, true, "samehost-test", addr, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, ok := <-accepted
+	if !ok {
+		t.Fatal("accept failed")
+	}
+	defer s.Close()
+	for name, conn := range map[string]net.Conn{"dialled": c, "accepted": s} {
+		for _, opt := range []int{syscall.SO_SNDBUF, syscall.SO_RCVBUF} {
+			raw, err := conn.(*net.UnixConn).SyscallConn()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got int
+			raw.Control(func(fd uintptr) { got, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, opt) })
+			if got < want {
+				t.Errorf("%s end: socket option %d = %d; want >= %d", name, opt, got, want)
+			}
+		}
+	}
 }
