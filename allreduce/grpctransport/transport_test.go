@@ -20,8 +20,14 @@ const testRun = 0x7e57
 // pair returns two transports configured as ranks 0 and 1 of generation gen.
 func pair(t *testing.T, gen uint64) (a, b *Transport) {
 	t.Helper()
-	ts := newCluster(t, 2)
-	a, b = ts[0].(*Transport), ts[1].(*Transport)
+	return pairWith(t, gen, testConfig(), testConfig())
+}
+
+// pairWith is pair with rank 0 made from cfg0 and rank 1 from cfg1.
+func pairWith(t *testing.T, gen uint64, cfg0, cfg1 Config) (a, b *Transport) {
+	t.Helper()
+	a = newClusterWith(t, 1, cfg0)[0].(*Transport)
+	b = newClusterWith(t, 1, cfg1)[0].(*Transport)
 	peers := []string{a.Addr(), b.Addr()}
 	for r, tr := range []*Transport{a, b} {
 		if err := tr.Configure(context.Background(), allreduce.Membership{Run: testRun, Gen: gen, Rank: r, Peers: peers}); err != nil {
@@ -419,15 +425,8 @@ func TestLocalSockets(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var log syncBuffer
 			tc.cfg1.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-			a := newClusterWith(t, 1, tc.cfg0)[0].(*Transport)
-			b := newClusterWith(t, 1, tc.cfg1)[0].(*Transport)
+			a, b := pairWith(t, 1, tc.cfg0, tc.cfg1)
 			ctx := context.Background()
-			peers := []string{a.Addr(), b.Addr()}
-			for r, tr := range []*Transport{a, b} {
-				if err := tr.Configure(ctx, allreduce.Membership{Run: testRun, Gen: 1, Rank: r, Peers: peers}); err != nil {
-					t.Fatal(err)
-				}
-			}
 			if err := a.Send(ctx, 1, allreduce.Header{Run: testRun, Gen: 1}, []byte("hello")); err != nil {
 				t.Fatal(err)
 			}
@@ -478,16 +477,9 @@ func TestWrongKeyRefused(t *testing.T) {
 		{"no key", none, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a := newClusterWith(t, 1, tc.sender)[0].(*Transport)
-			b := newClusterWith(t, 1, testConfig())[0].(*Transport)
+			a, b := pairWith(t, 1, tc.sender, testConfig())
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			peers := []string{a.Addr(), b.Addr()}
-			for r, tr := range []*Transport{a, b} {
-				if err := tr.Configure(ctx, allreduce.Membership{Run: testRun, Gen: 1, Rank: r, Peers: peers}); err != nil {
-					t.Fatal(err)
-				}
-			}
 			var err error
 			for i := 0; i < 50 && err == nil; i++ { // the refusal ends the stream after a few Sends at most
 				err = a.Send(ctx, 1, allreduce.Header{Run: testRun, Gen: 1, Seg: uint32(i)}, []byte("gradient"))
