@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -302,11 +301,7 @@ func runAllReduceRanks(ctx context.Context, n int, o allreduceBenchOptions) ([]a
 		}
 	}
 	env := []string{"GOMAXPROCS=" + strconv.Itoa(o.threadsFor(n))}
-	var secret [32]byte
-	if _, err := rand.Read(secret[:]); err != nil {
-		return nil, cpuTime{}, fmt.Errorf("allreduce bench: join token: %w", err)
-	}
-	env = append(env, benchSecretEnv+"="+hex.EncodeToString(secret[:]))
+	env = append(env, benchSecretEnv+"="+rand.Text())
 	reports := make([][]rankTimes, n)
 	var (
 		wg    sync.WaitGroup

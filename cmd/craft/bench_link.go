@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -165,9 +164,7 @@ func measureLinkWith(ctx context.Context, o linkOptions) ([]linkResult, error) {
 	}
 	addr := "127.0.0.1:0"
 	if o.Unix {
-		var b [8]byte
-		rand.Read(b[:])
-		addr = "@craft-bench-link/" + hex.EncodeToString(b[:])
+		addr = "@craft-bench-link/" + rand.Text()
 	}
 	ln, err := net.Listen(o.network(), addr)
 	if err != nil {

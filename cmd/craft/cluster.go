@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -291,11 +290,7 @@ func localCluster(ctx context.Context, c conf.Config, o clusterOptions) (*head, 
 		// The cluster is this process's own: a random token keeps everyone
 		// else off its coordinator and its ring, on any port of this host.
 		// (It stays out of the config, whose hash names the run.)
-		var b [16]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return nil, fmt.Errorf("join token: %w", err)
-		}
-		token = hex.EncodeToString(b[:])
+		token = rand.Text()
 	}
 	h, err := startHead(ctx, c, token, o.mode, o.onReport)
 	if err != nil {
