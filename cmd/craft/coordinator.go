@@ -11,6 +11,7 @@ func newCoordinatorCmd() *cobra.Command {
 	var (
 		resume     bool
 		exitOnDone bool
+		cpuProfile string
 	)
 	cmd := &cobra.Command{
 		Use:   "coordinator --conf FILE",
@@ -30,11 +31,17 @@ A checkpoint file that already holds the run is resumed from its latest checkpoi
 	cf := addConfFlags(cmd)
 	cmd.Flags().BoolVar(&resume, "resume", true, "resume the run from the checkpoint file's latest checkpoint if it holds one (false: refuse a file that holds a run)")
 	cmd.Flags().BoolVar(&exitOnDone, "exit-on-done", false, "exit when the run is complete (default: keep serving /status until interrupted)")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file, for go tool pprof")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		c, err := cf.load()
 		if err != nil {
 			return err
 		}
+		stop, err := startCPUProfile(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 		ctx := cmd.Context()
 		mode := autoResume
 		if !resume {
