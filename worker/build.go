@@ -18,6 +18,9 @@ type Job struct {
 	GPT    *model.GPT // the model when model.kind is gpt, else nil
 	Optim  optim.Optimizer
 	Micro  int // rows per forward pass
+	// SerialReduce makes its trainers sum the gradient after backward rather
+	// than during it (Config.SerialReduce).
+	SerialReduce bool
 }
 
 // DatasetConfig maps the configuration onto the dataset package's own.
@@ -112,6 +115,7 @@ func (j *Job) TrainerConfig(rank, ranks int) Config {
 		},
 		GradClip: c.Train.GradClip, EvalEvery: c.Train.EvalEvery, EvalBatches: c.Train.EvalBatches,
 		CheckpointEvery: c.Checkpoint.Every, Seed: c.Run.Seed,
+		SerialReduce: j.SerialReduce,
 	}
 }
 

@@ -41,6 +41,12 @@ func (c countingOp) Submit(part []float32) { *c.parts++; c.BucketOp.Submit(part)
 // made by wrap, and returns every step's loss and rank 0's parameters.
 func trainRing(t *testing.T, c conf.Config, n, steps int, wrap func(Reducer) Reducer) ([]float64, []float32) {
 	t.Helper()
+	return trainRingSerial(t, c, n, steps, wrap, false)
+}
+
+// trainRingSerial is trainRing with Job.SerialReduce set to serial.
+func trainRingSerial(t *testing.T, c conf.Config, n, steps int, wrap func(Reducer) Reducer, serial bool) ([]float64, []float32) {
+	t.Helper()
 	net := allreduce.NewMemNetwork(allreduce.DefaultMemConfig())
 	ts := net.Endpoints(n)
 	peers := allreduce.Addrs(ts)
@@ -52,7 +58,17 @@ func trainRing(t *testing.T, c conf.Config, n, steps int, wrap func(Reducer) Red
 		if err := ring.Configure(context.Background(), allreduce.Membership{Run: 1, Gen: 1, Rank: r, Peers: peers}); err != nil {
 			t.Fatal(err)
 		}
-		jobs[r], trs[r] = newJobTrainer(t, c, r, n, wrap(RingReducer{Ring: ring, Gen: 1}))
+		src, err := OpenSource(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if jobs[r], err = Build(c, src); err != nil {
+			t.Fatal(err)
+		}
+		jobs[r].SerialReduce = serial
+		if trs[r], err = jobs[r].NewTrainer(r, n, wrap(RingReducer{Ring: ring, Gen: 1})); err != nil {
+			t.Fatal(err)
+		}
 	}
 	losses := make([][]float64, n)
 	errs := make([]error, n)
@@ -140,5 +156,28 @@ func TestOverlappedReduce(t *testing.T) {
 				t.Errorf("max |param overlapped - param after backward| = %.2g; want <= 1e-5", worst)
 			}
 		})
+	}
+}
+
+// TestSerialReduce: with Job.SerialReduce (a worker on one core) the trainer
+// sums the gradient after backward even over a BucketReducer: nothing is
+// submitted part by part, and it trains bitwise like a reducer that cannot
+// take parts.
+func TestSerialReduce(t *testing.T) {
+	const steps, ranks = 6, 3
+	c := tinyConf(t)
+	c.Train.GlobalBatch = 12
+	parts := make([]int, ranks)
+	rank := 0
+	lossS, pS := trainRingSerial(t, c, ranks, steps, func(r Reducer) Reducer {
+		rank++
+		return countingReducer{r.(BucketReducer), &parts[rank-1]}
+	}, true)
+	if parts[0] != 0 {
+		t.Errorf("parts submitted by rank 0 with SerialReduce = %d; want 0 (the gradient summed after backward)", parts[0])
+	}
+	lossP, pP := trainRing(t, c, ranks, steps, func(r Reducer) Reducer { return plainReducer{r} })
+	if !slices.Equal(lossS, lossP) || !slices.Equal(pS, pP) {
+		t.Errorf("SerialReduce trains unlike summing after backward: losses %v, want %v (parameters equal: %v)", lossS, lossP, slices.Equal(pS, pP))
 	}
 }

@@ -66,6 +66,11 @@ type Config struct {
 	EvalBatches     int            // global batches per periodic evaluation
 	CheckpointEvery int            // steps between checkpoints; 0 = only at the end
 	Seed            uint64         // the run's seed (dropout masks derive from it)
+	// SerialReduce sums the gradient after backward, even over a reducer
+	// that could take it part by part during backward: for a worker with no
+	// core to spare, where the ring's work during backward only interrupts
+	// the compute (see Node). The sums are the same either way.
+	SerialReduce bool
 }
 
 // Validate reports the first field that cannot work.
@@ -204,7 +209,7 @@ func (t *Trainer) TrainStep(ctx context.Context) (StepStats, error) {
 	// statistics ride as the last part of the same operation.
 	br, bucketed := t.red.(BucketReducer)
 	hk, hooked := t.model.(gradHooker)
-	overlap := bucketed && hooked && t.cfg.Ranks > 1
+	overlap := bucketed && hooked && t.cfg.Ranks > 1 && !t.cfg.SerialReduce
 	var lossSum float64
 	var count int
 	for lo := 0; lo < n; lo += t.cfg.MicroBatch {
