@@ -120,7 +120,11 @@ func showSums(out io.Writer, c conf.Config, cp *coordinator.Checkpoint, k int) e
 }
 
 func printSummary(out io.Writer, c conf.Config, st coordinator.Status, n int, elapsed time.Duration) {
-	fmt.Fprintf(out, "\nrun %q: step %d of %d on %d workers in %s", c.Run.Name, st.Step, st.TotalSteps, n, elapsed.Round(100*time.Millisecond))
+	workers := "workers"
+	if n == 1 {
+		workers = "worker"
+	}
+	fmt.Fprintf(out, "\nrun %q: step %d of %d on %d %s in %s", c.Run.Name, st.Step, st.TotalSteps, n, workers, elapsed.Round(100*time.Millisecond))
 	if secs := elapsed.Seconds(); secs > 0 && st.Tokens > 0 {
 		fmt.Fprintf(out, " (%.0f tokens/s)", float64(st.Tokens)/secs)
 	}
