@@ -20,24 +20,25 @@
 # have 2 cores shared with whatever else runs: compare the ratios of one run, not figures
 # across runs.
 #
-# Measured 2026-11-30 03:40 UTC (bench/scaling.sh, ROUNDS=2, best round each; an AMD EPYC host on
-# which one Craft worker is 2.5x PyTorch; both rings reach same-host workers over Unix sockets):
+# Measured 2026-11-30 05:51 UTC (bench/scaling.sh, ROUNDS=2, best round each; an AMD EPYC host on
+# which one Craft worker is 2.4x PyTorch; both rings reach same-host workers over Unix sockets):
 #                          1 worker tok/s  2 workers tok/s  efficiency
-#   craft, grpc ring             27333           33588          61.4 %
-#   craft, tcp ring              27333           38967          71.3 %
-#   craft, no grad sync          27333           53126          97.2 %
-#   pytorch ddp (gloo)           11099           20908          94.2 %
-#   pytorch, no grad sync        11099           25063         112.9 %
+#   craft, grpc ring             28428           36151          63.6 %
+#   craft, tcp ring              28428           42845          75.4 %
+#   craft, no grad sync          28428           53879          94.8 %
+#   pytorch ddp (gloo)           11859           21053          88.8 %
+#   pytorch, no grad sync        11859           24556         103.5 %
 # (PyTorch's 1-process figure is low against its 2-process ones: ratios above 100 %.) Where a
-# step goes (the workers' /status): 1 worker compute 28.3 ms, update 0.6 ms; 2 workers over grpc
-# compute 19.6, all-reduce wait 3.3, update 0.8; over tcp 18.4, 1.3, 0.6. Half the batch alone
-# computes in about 14.3 ms. A CPU profile of a worker (craft worker --cpuprofile) puts 1.8 ms a
-# step in system calls (0.3 alone) and its matrix multiplies at 1.12x half of a lone worker's:
-# with one core per worker, the ring's CPU and its traffic through the caches land on the core
-# that computes. Alternating 2-worker tcp runs with --compute-nice 0, 5 (default) and 19, 4 MiB
-# segments or a bfloat16 wire differed by no more than run-to-run noise, or were slower. The same
-# script on the previous session's host at 02:00 UTC: grpc 76.6 %, tcp 80.6 %, DDP 75.2 % (one
-# worker 16.8k tok/s). The 90 % goal is not reached.
+# step goes (the workers' /status): 1 worker compute 26.9 ms, update 0.6 ms; 2 workers over grpc
+# compute 18.4 (the sum runs during backward), all-reduce wait 2.6, update 0.8; over tcp 15.6
+# (a worker on one core sums after backward over tcp), 2.0, 0.7. Half the batch alone computes
+# in about 13.5 ms (craft bench step). The 90 % goal needs a 2-worker step of at most 15.0 ms:
+# 13.5 + 0.7 of update leave 0.8 ms for the sum, and the tcp ring alone takes 1.2 ms for the
+# 3.2 MB gradient (craft bench allreduce --transport tcp --ranks 2 --sizes 3216K). Earlier the
+# same day, before a worker on one core summed after backward over tcp and before polling /status
+# 4 times a second instead of 20: grpc 61.4 %, tcp 71.3 %. Alternating 2-worker tcp runs with
+# --compute-nice 0, 5 (default) and 19, 4 MiB segments or a bfloat16 wire differed by no more
+# than run-to-run noise, or were slower. The 90 % goal is not reached.
 set -eu
 cd "$(dirname "$0")/.."
 conf=${CONF:-conf/shakespeare-baby.yaml}
