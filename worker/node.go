@@ -316,9 +316,12 @@ func (n *Node) setup(ctx context.Context) error {
 	if n.initial, err = n.tr.Snapshot(); err != nil {
 		return err
 	}
+	gradSum := "during backward"
+	if n.job.SerialReduce {
+		gradSum = "after backward"
+	}
 	n.log.Info("joined", "run", n.info.Run, "model", c.Model.Kind, "params", len(n.job.Model.Arena().Params),
-		"train_samples", src.Len(dataset.Train), "shards", len(m.Shards),
-		"threads", threads, "grad_sum", map[bool]string{false: "during backward", true: "after backward"}[n.job.SerialReduce])
+		"train_samples", src.Len(dataset.Train), "shards", len(m.Shards), "threads", threads, "grad_sum", gradSum)
 	return nil
 }
 

@@ -58,14 +58,9 @@ func trainRingSerial(t *testing.T, c conf.Config, n, steps int, wrap func(Reduce
 		if err := ring.Configure(context.Background(), allreduce.Membership{Run: 1, Gen: 1, Rank: r, Peers: peers}); err != nil {
 			t.Fatal(err)
 		}
-		src, err := OpenSource(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if jobs[r], err = Build(c, src); err != nil {
-			t.Fatal(err)
-		}
+		jobs[r] = newJob(t, c)
 		jobs[r].SerialReduce = serial
+		var err error
 		if trs[r], err = jobs[r].NewTrainer(r, n, wrap(RingReducer{Ring: ring, Gen: 1})); err != nil {
 			t.Fatal(err)
 		}

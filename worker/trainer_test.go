@@ -34,6 +34,17 @@ func tinyConf(t testing.TB) conf.Config {
 
 func newJobTrainer(t testing.TB, c conf.Config, rank, ranks int, red Reducer) (*Job, *Trainer) {
 	t.Helper()
+	j := newJob(t, c)
+	tr, err := j.NewTrainer(rank, ranks, red)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j, tr
+}
+
+// newJob builds the job of c.
+func newJob(t testing.TB, c conf.Config) *Job {
+	t.Helper()
 	src, err := OpenSource(c)
 	if err != nil {
 		t.Fatal(err)
@@ -42,11 +53,7 @@ func newJobTrainer(t testing.TB, c conf.Config, rank, ranks int, red Reducer) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := j.NewTrainer(rank, ranks, red)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return j, tr
+	return j
 }
 
 func TestLossFalls(t *testing.T) {
