@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -36,6 +37,7 @@ type allreduceBenchOptions struct {
 	ProfileDir   string // where each rank writes rank-N.cpu.pprof; "" = none
 	Threads      int    // GOMAXPROCS of each rank process; 0 = cores / ranks, at least 1
 	Transport    string // benchTransportGRPC or benchTransportTCP
+	LogLevel     string // the rank processes' --log-level; "" = the default
 }
 
 // The transports `craft bench allreduce --transport` knows.
@@ -96,7 +98,18 @@ func (o allreduceBenchOptions) args() []string {
 		"--segment", strconv.Itoa(o.SegmentBytes),
 		"--profile", o.ProfileDir,
 		"--transport", o.Transport,
+		"--log-level", cmp.Or(o.LogLevel, "info"),
 	}
+}
+
+// rankLogLevel is the --log-level of the rank processes when the bench runs
+// at level: warn unless debugging, since a rank's info lines are only the
+// end of the run (tcptransport logs each peer that closes as lost).
+func rankLogLevel(level string) string {
+	if level == "debug" {
+		return level
+	}
+	return "warn"
 }
 
 // autoIters is the number of timed iterations for a size when --iters is 0
@@ -192,6 +205,8 @@ processes (craft bench link) and prints busbw as a fraction of it.`,
 				o.SegmentBytes = allreduce.DefaultConfig().SegmentBytes
 			}
 			o.Iters, o.Warmup, o.ProfileDir, o.Threads, o.Transport = iters, warmup, profile, threads, transport
+			level, _ := cmd.Flags().GetString("log-level")
+			o.LogLevel = rankLogLevel(level)
 			if err := checkBenchTransport(o.Transport); err != nil {
 				return err
 			}

@@ -173,4 +173,12 @@ func TestAllReduceBenchArgs(t *testing.T) {
 	if !strings.Contains(args, "--transport tcp") {
 		t.Errorf("args() = %q; want --transport tcp", args)
 	}
+	o.LogLevel = rankLogLevel("info")
+	if args := strings.Join(o.args(), " "); !strings.Contains(args, "--log-level warn") {
+		t.Errorf("args() at the default level = %q; want the ranks at --log-level warn", args)
+	}
+	o.LogLevel = rankLogLevel("debug")
+	if args := strings.Join(o.args(), " "); !strings.Contains(args, "--log-level debug") {
+		t.Errorf("args() at debug = %q; want the ranks at --log-level debug", args)
+	}
 }
