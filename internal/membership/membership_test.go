@@ -459,3 +459,43 @@ func (s *syncLog) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestCloseWhileNotified: Close must not hold the node's lock while it asks
+// memberlist for its members, since memberlist calls the event delegate,
+// which takes that lock, with its own node lock held. The test lines the two
+// up: Close waits for the node's lock first, then memberlist's handler of a
+// new member waits for it too, holding its node lock; released, the lock
+// goes to Close first. Close used to deadlock there (seen once in 40 runs of
+// TestDetectKilledMember, a member's failure arriving as its peer closed).
+func TestCloseWhileNotified(t *testing.T) {
+	mn := newMemNet("coordinator", "w1")
+	// Closed by the test, not by cleanups: after a deadlock they would hang.
+	seed := mn.launch(t, testConfig("coordinator"))
+	w := mn.launch(t, testConfig("w1"))
+
+	seed.mu.Lock()
+	closed := make(chan error, 1)
+	go func() { closed <- seed.Close() }()
+	time.Sleep(100 * time.Millisecond) // Close waits for seed.mu
+	joined := make(chan error, 1)
+	go func() { joined <- w.Join(context.Background(), seed.Addr()) }()
+	// The seed's memberlist merges w1's state with its node lock held and
+	// calls the event delegate, which waits for seed.mu.
+	time.Sleep(300 * time.Millisecond)
+	seed.mu.Unlock()
+
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Errorf("seed.Close() = %v; want nil", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("seed.Close() still blocked 20 s after its lock was released: Close and memberlist's event delegate deadlocked")
+	}
+	if err := <-joined; err != nil {
+		t.Logf("w1.Join = %v (the seed was closing)", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Errorf("w1.Close() = %v; want nil", err)
+	}
+}

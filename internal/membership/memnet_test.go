@@ -46,6 +46,15 @@ func newMemNet(names ...string) *memNet {
 // test ends.
 func (n *memNet) start(t *testing.T, cfg Config) *Node {
 	t.Helper()
+	node := n.launch(t, cfg)
+	t.Cleanup(func() { node.Close() })
+	return node
+}
+
+// launch starts the node of cfg.Name on the network; closing it is the
+// caller's business.
+func (n *memNet) launch(t *testing.T, cfg Config) *Node {
+	t.Helper()
 	tr, ok := n.nodes[cfg.Name]
 	if !ok {
 		t.Fatalf("no transport for %s on the in-memory network", cfg.Name)
@@ -55,7 +64,6 @@ func (n *memNet) start(t *testing.T, cfg Config) *Node {
 	if err != nil {
 		t.Fatalf("Start(%s) = %v; want nil", cfg.Name, err)
 	}
-	t.Cleanup(func() { node.Close() })
 	return node
 }
 

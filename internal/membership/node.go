@@ -217,11 +217,17 @@ func (n *Node) Close() error {
 		}
 	}
 	n.meta = bye
+	n.mu.Unlock()
 	// Who is left to tell: the members that have not said bye themselves.
 	// (The last one out, a coordinator whose workers have all left, tells
 	// nobody, and does not wait for a confirmation that cannot come.)
+	// memberlist calls the delegates, which take n.mu, with its node lock
+	// held: n.mu must never be held while asking memberlist for its members,
+	// or the two wait for each other forever (TestCloseWhileNotified).
+	members := n.list.Members()
 	var stay []*memberlist.Node
-	for _, m := range n.list.Members() {
+	n.mu.Lock()
+	for _, m := range members {
 		if m.Name != n.cfg.Name && !n.leaving[m.Name] {
 			stay = append(stay, m)
 		}
