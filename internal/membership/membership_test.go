@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -463,9 +464,9 @@ func (s *syncLog) String() string {
 // TestCloseWhileNotified: Close must not hold the node's lock while it asks
 // memberlist for its members, since memberlist calls the event delegate,
 // which takes that lock, with its own node lock held. The test lines the two
-// up: Close waits for the node's lock first, then memberlist's handler of a
-// new member waits for it too, holding its node lock; released, the lock
-// goes to Close first. Close used to deadlock there (seen once in 40 runs of
+// up (waitParked, not sleeps): Close waits for the node's lock first, then
+// memberlist's handler of a new member waits for it too, holding its node
+// lock; released, the lock goes to Close first. Close used to deadlock there (seen once in 40 runs of
 // TestDetectKilledMember, a member's failure arriving as its peer closed).
 func TestCloseWhileNotified(t *testing.T) {
 	mn := newMemNet("coordinator", "w1")
@@ -476,12 +477,12 @@ func TestCloseWhileNotified(t *testing.T) {
 	seed.mu.Lock()
 	closed := make(chan error, 1)
 	go func() { closed <- seed.Close() }()
-	time.Sleep(100 * time.Millisecond) // Close waits for seed.mu
+	waitParked(t, "membership.(*Node).Close")
 	joined := make(chan error, 1)
 	go func() { joined <- w.Join(context.Background(), seed.Addr()) }()
 	// The seed's memberlist merges w1's state with its node lock held and
 	// calls the event delegate, which waits for seed.mu.
-	time.Sleep(300 * time.Millisecond)
+	waitParked(t, "membership.(*eventDelegate).notify")
 	seed.mu.Unlock()
 
 	select {
@@ -498,4 +499,19 @@ func TestCloseWhileNotified(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Errorf("w1.Close() = %v; want nil", err)
 	}
+}
+
+// waitParked waits until a goroutine whose stack holds fn is blocked on a
+// sync.Mutex: the test's way of ordering goroutines without fixed sleeps.
+func waitParked(t *testing.T, fn string) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if strings.Contains(g, "[sync.Mutex.Lock") && strings.Contains(g, fn) {
+				return
+			}
+		}
+	}
+	t.Fatalf("no goroutine in %s blocked on a mutex within 10s", fn)
 }
