@@ -300,15 +300,11 @@ func (n *Node) setup(ctx context.Context) error {
 	// Summing the gradient during backward pays when the ring's goroutines
 	// can run beside the compute, or when the sum takes long enough that
 	// hiding it behind backward outweighs the interruptions. On a worker
-	// with a single core (pinned to it) over the tcp ring neither holds:
-	// the sum after backward is faster. bench/scaling.sh's setting, 2
-	// workers on one core each, alternating rounds: tcp 55.4/49.3/49.6/
-	// 46.9/49.4/54.2 steps/s summed during backward, 58.0/52.7/52.8/51.3/
-	// 52.0/60.1 after it; grpc, whose sum of the 3.2 MB gradient takes
-	// 6 ms after backward, 47.3/47.8/48.7/47.7/47.7/47.2 during, 44.7/43.1/
-	// 44.7/44.3/45.4/45.9 after. Unpinned on 2 cores, during backward stays
-	// ahead over tcp too (2 workers of 2 threads: 14.6/14.9 s against
-	// 15.0/17.0 s for the run).
+	// with a single core over the tcp ring neither holds, and summing after
+	// backward was faster in 6 of 6 alternating rounds of bench/scaling.sh
+	// (5-11 %); over grpc, whose sum of the baby gradient takes 6 ms, it was
+	// slower in 6 of 6, and over tcp unpinned on 2 cores slower too (README,
+	// "Figures measured so far"; the rounds are in the commit message).
 	n.job.SerialReduce = runtime.NumCPU() == 1 && c.AllReduce.Transport == "tcp"
 	if n.tr, err = n.job.NewTrainer(0, 1, Local{}); err != nil {
 		return err
