@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -90,7 +89,7 @@ func (o allreduceBenchOptions) args() []string {
 	for i, s := range o.Sizes {
 		sizes[i] = strconv.Itoa(s)
 	}
-	return []string{
+	args := []string{
 		"--sizes", strings.Join(sizes, ","),
 		"--iters", strconv.Itoa(o.Iters),
 		"--warmup", strconv.Itoa(o.Warmup),
@@ -98,8 +97,11 @@ func (o allreduceBenchOptions) args() []string {
 		"--segment", strconv.Itoa(o.SegmentBytes),
 		"--profile", o.ProfileDir,
 		"--transport", o.Transport,
-		"--log-level", cmp.Or(o.LogLevel, "info"),
 	}
+	if o.LogLevel != "" {
+		args = append(args, "--log-level", o.LogLevel)
+	}
+	return args
 }
 
 // rankLogLevel is the --log-level of the rank processes when the bench runs
